@@ -1,0 +1,24 @@
+/* Small durable-file helpers: every write that must survive a crash goes
+ * through here (write to a temporary, fsync, rename, fsync the directory). */
+#ifndef VEOFS_FSUTIL_H
+#define VEOFS_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Atomically replace dirfd/name with data: NAME.tmp, fsync, rename, fsync
+ * dir. Returns 0 or -errno, with a reason in err. */
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+		    char *err, size_t errlen);
+/* Read a whole file (at most max bytes; -EFBIG beyond). *out is
+ * NUL-terminated, caller frees. Returns 0 or -errno. */
+int fs_read_all(int dirfd, const char *name, size_t max, char **out, size_t *len);
+int fs_fsync_dir(int dirfd);
+/* mkdir -p with mode; 0 or -errno. */
+int fs_mkdir_p(const char *path, mode_t mode);
+/* rm -rf of dirfd/name; best effort, 0 or -errno of the first failure. */
+int fs_remove_tree(int dirfd, const char *name);
+/* Write all of buf at off (retries short writes and EINTR); 0 or -errno. */
+int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+#endif

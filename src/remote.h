@@ -1,0 +1,93 @@
+/* The provider behind a small interface, so file-system logic can be tested
+ * against a fake as well as over HTTP (remote_http.c). Every call is bounded
+ * in time and safe to make from several threads at once. */
+#ifndef VEOFS_REMOTE_H
+#define VEOFS_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define REMOTE_REASON_MAX 256
+
+struct remote_result {
+	int http_status;       /* 0 when no HTTP answer arrived */
+	/* True only when the provider certainly did not receive the request
+	 * (no connection, or the connection failed before the request was
+	 * fully sent): the one case where a create may be sent again. */
+	bool not_received;
+	/* True for answers that say "try again later": 429, 5xx, timeouts,
+	 * resets; for /content also 404/400 "not ready". */
+	bool retryable;
+	long retry_after_ms;   /* Retry-After, retry-after-ms or
+				  openai-poll-after-ms; -1 when absent */
+	char reason[REMOTE_REASON_MAX]; /* human-readable, never holds the key */
+	char *body;            /* create/get: the answer's body (malloc) */
+	size_t body_len;
+};
+
+void remote_result_clear(struct remote_result *res);
+
+struct remote_create {
+	const char *model;
+	const char *prompt;
+	const char *seconds;
+	const char *size;
+	const char *watermark;        /* "true"/"false" or NULL to omit */
+	const char *image_path;       /* file uploaded as input_reference */
+	const char *image_url;        /* or a URL sent as the input_reference string */
+};
+
+/* Receives a download. on_start is called once, before any data, with the
+ * size of the whole video (-1 if unknown) and whether the server honoured
+ * the requested range. Returning non-zero from either callback aborts the
+ * transfer (the call then fails with reason "aborted"). */
+struct remote_sink {
+	void *ctx;
+	int (*on_start)(void *ctx, int64_t total_size, bool range_honoured);
+	int (*on_data)(void *ctx, const void *buf, size_t len);
+};
+
+struct remote;
+
+struct remote_ops {
+	/* POST /videos. 0 when a video object came back (res->body). */
+	int (*create)(struct remote *r, const struct remote_create *req,
+		      struct remote_result *res);
+	/* GET /videos/{id}. 0 when a video object came back (res->body). */
+	int (*get)(struct remote *r, const char *id, struct remote_result *res);
+	/* GET /videos/{id}/content[?variant=VARIANT] from byte offset; length
+	 * -1 means to the end. Checks status, Content-Type (JSON is never
+	 * passed to the sink; a JSON {"url"} answer is followed) and the byte
+	 * count against Content-Length. timeout_ms bounds the whole exchange
+	 * (0: only the stall timeout of api.timeout applies). 0 on success. */
+	int (*content)(struct remote *r, const char *id, const char *variant,
+		       int64_t offset, int64_t length, long timeout_ms,
+		       const struct remote_sink *sink, struct remote_result *res);
+	/* DELETE /videos/{id}, for cancel. */
+	int (*remove)(struct remote *r, const char *id, struct remote_result *res);
+	void (*destroy)(struct remote *r);
+};
+
+struct remote {
+	const struct remote_ops *ops;
+	void *impl;
+};
+
+struct remote_http_options {
+	const char *base_url;   /* e.g. http://127.0.0.1:8080/v1 */
+	const char *api_key;    /* may be NULL for the simulator */
+	int timeout_s;          /* one exchange; connect timeout is shorter */
+};
+
+/* The libcurl implementation. NULL with a reason in err on failure. */
+struct remote *remote_http_new(const struct remote_http_options *o,
+			       char *err, size_t errlen);
+
+static inline void remote_destroy(struct remote *r)
+{
+	if (r)
+		r->ops->destroy(r);
+}
+
+#endif

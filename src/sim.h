@@ -1,0 +1,42 @@
+/* The provider simulator (libmicrohttpd): same API and state machine as a
+ * real provider, on loopback, with switchable faults for tests. */
+#ifndef VEOFS_SIM_H
+#define VEOFS_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIM_MAX_FAULTS 32
+
+enum sim_endpoint { SIM_EP_CREATE, SIM_EP_POLL, SIM_EP_CONTENT, SIM_EP_COUNT };
+
+struct sim_fault {
+	enum sim_endpoint endpoint;
+	char kind[32];   /* "429", "reset-after-body", ... (contract section 4) */
+	long count;      /* first N requests; -1 for every request */
+};
+
+struct sim_options {
+	const char *listen_host;  /* default "127.0.0.1" */
+	int port;                 /* 0: a free port */
+	double duration;          /* seconds from create to completed */
+	int latency_ms;           /* added to every answer */
+	int64_t video_bytes;      /* pad each MP4 to about this size; 0: as is */
+	bool no_range;            /* ignore Range headers */
+	struct sim_fault faults[SIM_MAX_FAULTS];
+	int n_faults;
+};
+
+void sim_options_init(struct sim_options *o);
+/* Parse "ENDPOINT=KIND[xN]" into o->faults. -1 with a reason on error. */
+int sim_parse_fault(struct sim_options *o, const char *spec, char *err, size_t errlen);
+
+struct sim;
+struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen);
+/* "http://127.0.0.1:PORT" (the server root; the API is under /v1). */
+const char *sim_root_url(const struct sim *s);
+int sim_port(const struct sim *s);
+void sim_stop(struct sim *s);
+
+#endif
