@@ -33,9 +33,10 @@ struct prompt_spec {
 /* Parse and validate a prompt file's bytes. Rejects (returning -1 with a
  * one-line reason in err): empty or whitespace-only text, more than
  * PROMPT_MAX_CHARS characters, bytes that are not UTF-8 (including NUL),
- * unterminated or repeated front matter, unknown or repeated keys, bad
- * values. An unknown model is accepted with *warn set to a message (models
- * are passed through). */
+ * unterminated front matter, unknown or repeated keys, bad values. Front
+ * matter counts only as the very first thing in the file; a later "---"
+ * block is prompt text. An unknown model is accepted with *warn set to a
+ * message (models are passed through). */
 int prompt_parse(const char *buf, size_t len, struct prompt_spec *out,
 		 char *warn, size_t warnlen, char *err, size_t errlen);
 
