@@ -15,6 +15,10 @@ const char *log_level_name(enum log_level level);
  * every occurrence is replaced by "[redacted]" before the line is written. */
 void log_add_secret(const char *secret);
 
+/* Forget the secrets (wiping them) and close syslog; logging still works
+ * afterwards, on stderr. */
+void log_shutdown(void);
+
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
