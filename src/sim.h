@@ -1,5 +1,24 @@
 /* The provider simulator (libmicrohttpd): same API and state machine as a
- * real provider, on loopback, with switchable faults for tests. */
+ * real provider, on loopback, with switchable faults for tests.
+ *
+ * Routes (the API under /v1, test hooks under /_sim beside it):
+ *   POST   /v1/videos                   create (multipart, urlencoded or JSON)
+ *   GET    /v1/videos                   list
+ *   GET    /v1/videos/ID                poll
+ *   GET    /v1/videos/ID/content        the MP4 (?variant=thumbnail: a WebP)
+ *   DELETE /v1/videos/ID                cancel; answers {"object":"video.deleted"}
+ *                                       and later polls say "cancelled" (a job
+ *                                       already completed is gone: 404)
+ *   GET    /_sim/stats                  counters as JSON
+ *   GET    /_sim/jobs/ID                what the create of ID received
+ *   GET    /_sim/files/                 HTML index of completed videos
+ *   GET    /_sim/files/ID.mp4           the same bytes as /content, ranges too
+ *   GET|POST|DELETE /_sim/faults        list, add ("ENDPOINT=KIND[xN]" lines),
+ *                                       clear (which also releases stalls)
+ *
+ * Faults are consumed in the order they were given: a request to ENDPOINT
+ * takes the first fault for ENDPOINT that has requests left. --latency
+ * delays the /v1 and /_sim/files answers, never the other test hooks. */
 #ifndef VEOFS_SIM_H
 #define VEOFS_SIM_H
 
@@ -24,6 +43,7 @@ struct sim_options {
 	int latency_ms;           /* added to every answer */
 	int64_t video_bytes;      /* pad each MP4 to about this size; 0: as is */
 	bool no_range;            /* ignore Range headers */
+	bool verbose;             /* one line per request on stderr */
 	struct sim_fault faults[SIM_MAX_FAULTS];
 	int n_faults;
 };
@@ -37,6 +57,13 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen);
 /* "http://127.0.0.1:PORT" (the server root; the API is under /v1). */
 const char *sim_root_url(const struct sim *s);
 int sim_port(const struct sim *s);
+/* Stop serving: stalled and delayed answers are released (their
+ * connections closed) so this returns promptly. NULL is a no-op. */
 void sim_stop(struct sim *s);
+
+/* Run-time fault control, the same as POST/DELETE /_sim/faults: text holds
+ * one or more "ENDPOINT=KIND[xN]" specs separated by newlines. */
+int sim_add_faults(struct sim *s, const char *text, char *err, size_t errlen);
+void sim_clear_faults(struct sim *s);
 
 #endif
