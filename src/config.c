@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "prompt.h"
 
 #define DEFAULT_BASE_URL "https://api.applerouter.ai/v1"
 #define DEFAULT_MODEL "veo-3.1"
@@ -88,16 +89,6 @@ static const struct key_def keys[N_KEYS] = {
 		FIELD(on_complete), 0, 0, "a program" },
 	[K_ON_FAILED] = { "hooks", "on_failed", KT_OPT_PATH, FIELD(on_failed),
 		0, 0, "a program" },
-};
-
-static const char *const known_models[] = {
-	"veo-3.1", "veo-3.1-fl", "veo-3.1-fast", "veo-3.1-fast-fl",
-	"veo-3.1-landscape", "veo-3.1-landscape-fl",
-	"veo-3.1-landscape-fast", "veo-3.1-landscape-fast-fl",
-};
-
-static const char *const valid_sizes[] = {
-	"16x9", "9x16", "1280x720", "720x1280", "1024x1792", "1792x1024",
 };
 
 struct loader {
@@ -261,36 +252,6 @@ static bool printable_no_spaces(const char *s)
 	return true;
 }
 
-static bool model_known(const char *model)
-{
-	for (size_t i = 0; i < sizeof(known_models) / sizeof(known_models[0]); i++)
-		if (strcmp(model, known_models[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool size_valid(const char *size)
-{
-	for (size_t i = 0; i < sizeof(valid_sizes) / sizeof(valid_sizes[0]); i++)
-		if (strcmp(size, valid_sizes[i]) == 0)
-			return true;
-	return false;
-}
-
-static int parse_bool(const char *s)
-{
-	static const char *const yes[] = { "true", "yes", "1", "on" };
-	static const char *const no[] = { "false", "no", "0", "off" };
-
-	for (size_t i = 0; i < 4; i++) {
-		if (strcasecmp(s, yes[i]) == 0)
-			return 1;
-		if (strcasecmp(s, no[i]) == 0)
-			return 0;
-	}
-	return -1;
-}
-
 static bool parse_int(const char *s, int min, int max, int *out)
 {
 	long v = 0;
@@ -408,18 +369,18 @@ static int set_key(struct loader *ld, enum key_id id, const char *value,
 		*(int *)(base + k->offset) = ival;
 		break;
 	case KT_SECONDS:
-		if (!parse_int(value, 4, 12, &ival) ||
-		    (ival != 4 && ival != 6 && ival != 8 && ival != 12))
+		/* The same values a prompt's front matter accepts. */
+		if (!prompt_seconds_valid(value))
 			goto bad;
-		*(int *)(base + k->offset) = ival;
+		*(int *)(base + k->offset) = atoi(value);
 		break;
 	case KT_SIZE:
-		if (!size_valid(value))
+		if (!prompt_size_valid(value))
 			goto bad;
 		rc = replace_string(ld, (char **)(base + k->offset), value, false);
 		break;
 	case KT_BOOL:
-		ival = parse_bool(value);
+		ival = prompt_parse_bool(value);
 		if (ival < 0)
 			goto bad;
 		*(bool *)(base + k->offset) = ival;
@@ -834,7 +795,7 @@ static int finish(struct loader *ld)
 	}
 	if (ld->src->debug)
 		c->log_level = LOG_LVL_DEBUG;
-	if (!model_known(c->model))
+	if (!prompt_model_known(c->model))
 		log_warn("unknown model '%s' (from %s): passing it to the API as is",
 			 c->model, origin_of(ld, K_MODEL));
 	return 0;
