@@ -211,9 +211,22 @@ static const char *scalar_text(json_t *v, char *buf, size_t buflen)
 
 static char *text_of(json_t *v)
 {
+	return json_is_string(v) ? sanitized_copy(json_string_value(v)) : NULL;
+}
+
+static char *code_of(json_t *v)
+{
 	char num[32];
 
 	return sanitized_copy(scalar_text(v, num, sizeof(num)));
+}
+
+static bool all_blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return false;
+	return true;
 }
 
 static json_t *load_object(const char *text, size_t len, char *err, size_t errlen)
@@ -223,6 +236,11 @@ static json_t *load_object(const char *text, size_t len, char *err, size_t errle
 
 	if (!text)
 		text = "", len = 0;
+	if (all_blank(text, len)) {
+		/* jansson says "unexpected token" here, which misleads */
+		set_reason(err, errlen, "answer is not valid JSON: empty answer");
+		return NULL;
+	}
 	root = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		char why[sizeof(jerr.text)];
@@ -360,18 +378,14 @@ static char *read_error(json_t *obj, bool failed)
 	if (json_is_object(e)) {
 		text = text_of(json_object_get(e, "message"));
 		if (!text)
-			text = text_of(json_object_get(e, "code"));
+			text = code_of(json_object_get(e, "code"));
 	} else if (json_is_string(e)) {
 		text = text_of(e);
 	}
 	/* A top-level "message" is often "success": only a failed job's
 	 * message is taken as its reason. */
-	for (int i = 0; !text && failed && fallbacks[i]; i++) {
-		json_t *v = json_object_get(obj, fallbacks[i]);
-
-		if (json_is_string(v))
-			text = text_of(v);
-	}
+	for (int i = 0; !text && failed && fallbacks[i]; i++)
+		text = text_of(json_object_get(obj, fallbacks[i]));
 	return text;
 }
 
@@ -438,17 +452,17 @@ char *api_error_message(const char *body, size_t len)
 	detail = json_object_get(root, "detail");
 	if (json_is_object(e))
 		text = text_of(json_object_get(e, "message"));
-	if (!text && json_is_string(e))
+	if (!text)
 		text = text_of(e);
-	if (!text && json_is_string(json_object_get(root, "message")))
+	if (!text)
 		text = text_of(json_object_get(root, "message"));
-	if (!text && json_is_string(detail))
+	if (!text)
 		text = text_of(detail);
 	/* FastAPI-style validation errors: {"detail": [{"msg": ...}]} */
 	if (!text && json_is_array(detail))
 		text = text_of(json_object_get(json_array_get(detail, 0), "msg"));
 	if (!text && json_is_object(e))
-		text = text_of(json_object_get(e, "code"));
+		text = code_of(json_object_get(e, "code"));
 	json_decref(root);
 	return text;
 }
