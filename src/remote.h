@@ -26,6 +26,9 @@ struct remote_result {
 	size_t body_len;
 };
 
+/* Frees the body and resets every field (retry_after_ms to -1). Every op
+ * starts by clearing res, so it must be zero-initialised or cleared before
+ * its first use; clear it once more when done. */
 void remote_result_clear(struct remote_result *res);
 
 struct remote_create {
@@ -41,7 +44,9 @@ struct remote_create {
 /* Receives a download. on_start is called once, before any data, with the
  * size of the whole video (-1 if unknown) and whether the server honoured
  * the requested range. Returning non-zero from either callback aborts the
- * transfer (the call then fails with reason "aborted"). */
+ * transfer (the call then fails with reason "aborted"). on_data always
+ * receives bytes from the requested offset on; when the server ignored the
+ * range they run to the end of the video instead of stopping at length. */
 struct remote_sink {
 	void *ctx;
 	int (*on_start)(void *ctx, int64_t total_size, bool range_honoured);

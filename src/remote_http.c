@@ -1,0 +1,1504 @@
+/* The provider over HTTP, with libcurl.
+ *
+ * Each calling thread keeps one easy handle (reset between requests, so its
+ * connection cache survives) and all handles of one remote share DNS,
+ * connections and TLS sessions through a CURLSH, so a connection opened by
+ * the poller can be reused by a downloader.
+ *
+ * The key only travels as a bearer token that libcurl sends to the host it
+ * was given, never to another host, port or scheme after a redirect; a
+ * JSON {"url"} from /content is fetched with the key only when it points
+ * back at base_url's origin. */
+#include "remote.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "video_object.h"
+
+#ifndef VEOFS_VERSION
+#define VEOFS_VERSION "dev"
+#endif
+
+#define CONNECT_TIMEOUT_MAX_S 10
+#define MAX_REDIRECTS 5L
+#define OBJECT_BODY_MAX (4u << 20)  /* create/get answers: small JSON */
+#define CONTENT_JSON_MAX (64u << 10) /* JSON or error pages from /content */
+#define RETRY_AFTER_MAX_MS (24L * 3600 * 1000)
+
+struct thread_handle;
+
+struct http_remote {
+	struct remote base;
+	char *base_url;    /* no trailing '/' */
+	char *api_key;     /* NULL when none */
+	int timeout_s;
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	pthread_key_t handle_key;
+	bool has_key;
+	pthread_mutex_t handles_lock;
+	struct thread_handle *handles; /* every thread's handle, for destroy */
+};
+
+struct thread_handle {
+	CURL *curl;
+	struct http_remote *owner;
+	struct thread_handle *prev, *next;
+};
+
+/* What the headers of the final answer said. Reset at every status line,
+ * so a redirect's or a "100 Continue"'s headers never leak into it. */
+struct answer {
+	int status;
+	char status_text[48];
+	char content_type[256];
+	int64_t content_length;     /* -1 when absent */
+	bool has_range;
+	int64_t range_start, range_end, range_total; /* total -1 for '*' */
+	long retry_after_ms;        /* Retry-After */
+	long retry_after_ms_exact;  /* retry-after-ms */
+	long poll_after_ms;         /* openai-poll-after-ms */
+};
+
+struct buffer {
+	char *data;
+	size_t len;
+	size_t max;
+	bool overflow;
+};
+
+struct exchange {
+	struct http_remote *hr;
+	CURL *curl;
+	struct curl_slist *headers;
+	struct answer ans;
+	struct buffer body;
+	char errbuf[CURL_ERROR_SIZE];
+	CURLcode rc;
+};
+
+/* ---- process-wide setup ---- */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- small helpers ---- */
+
+void remote_result_clear(struct remote_result *res)
+{
+	if (!res)
+		return;
+	free(res->body);
+	memset(res, 0, sizeof(*res));
+	res->retry_after_ms = -1;
+}
+
+static void answer_reset(struct answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->content_length = -1;
+	a->range_total = -1;
+	a->retry_after_ms = -1;
+	a->retry_after_ms_exact = -1;
+	a->poll_after_ms = -1;
+}
+
+static int buffer_append(struct buffer *b, const char *data, size_t len)
+{
+	if (b->overflow || len > b->max - b->len) {
+		b->overflow = true;
+		return -1;
+	}
+	char *p = realloc(b->data, b->len + len + 1);
+	if (!p)
+		return -1;
+	memcpy(p + b->len, data, len);
+	b->len += len;
+	p[b->len] = '\0';
+	b->data = p;
+	return 0;
+}
+
+static void buffer_free(struct buffer *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->overflow = false;
+}
+
+static bool has_prefix_nocase(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Replace control characters so a server's text cannot forge lines in a
+ * status file, and hide the key should a server echo it back. */
+static void reason_tidy(struct http_remote *hr, char *reason, size_t size)
+{
+	for (char *p = reason; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	size_t n = strlen(reason);
+	while (n > 0 && reason[n - 1] == ' ')
+		reason[--n] = '\0';
+
+	const char *key = hr ? hr->api_key : NULL;
+	if (!key || !*key)
+		return;
+	static const char mask[] = "[redacted]";
+	size_t klen = strlen(key);
+	char *from = reason, *hit;
+	while ((hit = strstr(from, key)) != NULL) {
+		char tail[REMOTE_REASON_MAX];
+		snprintf(tail, sizeof(tail), "%s", hit + klen);
+		size_t used = (size_t)(hit - reason);
+		snprintf(hit, size - used, "%s%s", mask, tail);
+		from = hit + strlen(hit) < hit + sizeof(mask) - 1 ?
+		       hit + strlen(hit) : hit + sizeof(mask) - 1;
+	}
+}
+
+static __attribute__((format(printf, 2, 3)))
+void set_reason(struct remote_result *res, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void format_seconds(char *out, size_t len, long ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, len, "%ld s", ms / 1000);
+	else
+		snprintf(out, len, "%.1f s", ms / 1000.0);
+}
+
+/* ---- header parsing ---- */
+
+static long parse_ms(const char *v, double scale)
+{
+	char *end;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (end == v || errno || d != d || d < 0)
+		return -1;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (*end)
+		return -1;
+	d *= scale;
+	return d > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (long)d;
+}
+
+static long parse_retry_after(const char *v)
+{
+	long ms = parse_ms(v, 1000.0);
+	if (ms >= 0)
+		return ms;
+	time_t when = curl_getdate(v, NULL);
+	if (when == (time_t)-1)
+		return -1;
+	time_t now = time(NULL);
+	if (when <= now)
+		return 0;
+	double d = difftime(when, now) * 1000.0;
+	return d > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (long)d;
+}
+
+static bool parse_int64(const char **s, int64_t *out)
+{
+	char *end;
+	if (**s < '0' || **s > '9')
+		return false;
+	errno = 0;
+	long long v = strtoll(*s, &end, 10);
+	if (errno || v < 0)
+		return false;
+	*out = v;
+	*s = end;
+	return true;
+}
+
+/* "bytes START-END/TOTAL", the total may be "*" */
+static void parse_content_range(struct answer *a, const char *v)
+{
+	if (!has_prefix_nocase(v, "bytes"))
+		return;
+	v += 5;
+	while (*v == ' ' || *v == '=')
+		v++;
+	int64_t start, end, total = -1;
+	if (!parse_int64(&v, &start) || *v++ != '-' ||
+	    !parse_int64(&v, &end) || *v++ != '/')
+		return;
+	if (*v != '*' && !parse_int64(&v, &total))
+		return;
+	if (end < start || (total >= 0 && end >= total))
+		return;
+	a->has_range = true;
+	a->range_start = start;
+	a->range_end = end;
+	a->range_total = total;
+}
+
+static void parse_status_line(struct answer *a, const char *line, size_t len)
+{
+	answer_reset(a);
+	const char *p = memchr(line, ' ', len);
+	if (!p)
+		return;
+	a->status = atoi(p + 1);
+	p = memchr(p + 1, ' ', len - (size_t)(p + 1 - line));
+	if (!p)
+		return;
+	p++;
+	size_t n = len - (size_t)(p - line);
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
+		n--;
+	if (n >= sizeof(a->status_text))
+		n = sizeof(a->status_text) - 1;
+	memcpy(a->status_text, p, n);
+	a->status_text[n] = '\0';
+}
+
+static size_t on_header(char *data, size_t size, size_t nitems, void *userp)
+{
+	struct answer *a = userp;
+	size_t len = size * nitems;
+
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		parse_status_line(a, data, len);
+		return len;
+	}
+	const char *colon = memchr(data, ':', len);
+	if (!colon)
+		return len;
+	char name[64], value[256];
+	size_t nlen = (size_t)(colon - data);
+	if (nlen == 0 || nlen >= sizeof(name))
+		return len;
+	memcpy(name, data, nlen);
+	name[nlen] = '\0';
+	const char *v = colon + 1;
+	size_t vlen = len - nlen - 1;
+	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
+			    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	if (vlen >= sizeof(value))
+		vlen = sizeof(value) - 1;
+	memcpy(value, v, vlen);
+	value[vlen] = '\0';
+
+	if (!strcasecmp(name, "Content-Type")) {
+		snprintf(a->content_type, sizeof(a->content_type), "%s", value);
+	} else if (!strcasecmp(name, "Content-Length")) {
+		const char *p = value;
+		int64_t n;
+		if (parse_int64(&p, &n) && *p == '\0')
+			a->content_length = n;
+	} else if (!strcasecmp(name, "Content-Range")) {
+		parse_content_range(a, value);
+	} else if (!strcasecmp(name, "Retry-After")) {
+		a->retry_after_ms = parse_retry_after(value);
+	} else if (!strcasecmp(name, "retry-after-ms")) {
+		a->retry_after_ms_exact = parse_ms(value, 1.0);
+	} else if (!strcasecmp(name, "openai-poll-after-ms")) {
+		a->poll_after_ms = parse_ms(value, 1.0);
+	}
+	return len;
+}
+
+/* retry-after-ms is the precise form of Retry-After and wins over it; a
+ * poll hint can only lengthen the wait. */
+static long answer_retry_after(const struct answer *a)
+{
+	long ms = a->retry_after_ms_exact >= 0 ? a->retry_after_ms_exact
+					       : a->retry_after_ms;
+	if (a->poll_after_ms > ms)
+		ms = a->poll_after_ms;
+	return ms;
+}
+
+static const char *status_text(const struct answer *a)
+{
+	if (a->status_text[0])
+		return a->status_text;
+	switch (a->status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 422: return "Unprocessable Entity";
+	case 425: return "Too Early";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "unexpected answer";
+}
+
+static bool content_type_is(const struct answer *a, const char *kind)
+{
+	return strcasestr(a->content_type, kind) != NULL;
+}
+
+static bool is_json(const struct answer *a)
+{
+	return content_type_is(a, "json");
+}
+
+static bool is_html(const struct answer *a)
+{
+	return content_type_is(a, "text/html") ||
+	       content_type_is(a, "application/xhtml");
+}
+
+static bool is_text(const struct answer *a)
+{
+	return has_prefix_nocase(a->content_type, "text/");
+}
+
+static bool status_retryable(int st)
+{
+	return st == 408 || st == 425 || st == 429 ||
+	       (st >= 500 && st <= 599 && st != 501 && st != 505);
+}
+
+/* ---- transport ---- */
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access,
+		       void *userp)
+{
+	struct http_remote *hr = userp;
+	if ((unsigned)data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&hr->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *userp)
+{
+	struct http_remote *hr = userp;
+	if ((unsigned)data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&hr->share_locks[data]);
+}
+
+static void thread_handle_unlink(struct http_remote *hr, struct thread_handle *th)
+{
+	if (th->prev)
+		th->prev->next = th->next;
+	else
+		hr->handles = th->next;
+	if (th->next)
+		th->next->prev = th->prev;
+}
+
+static void thread_handle_exit(void *p)
+{
+	struct thread_handle *th = p;
+	struct http_remote *hr = th->owner;
+
+	pthread_mutex_lock(&hr->handles_lock);
+	thread_handle_unlink(hr, th);
+	pthread_mutex_unlock(&hr->handles_lock);
+	curl_easy_cleanup(th->curl);
+	free(th);
+}
+
+static CURL *thread_curl(struct http_remote *hr)
+{
+	struct thread_handle *th = pthread_getspecific(hr->handle_key);
+	if (th)
+		return th->curl;
+	th = calloc(1, sizeof(*th));
+	if (!th)
+		return NULL;
+	th->curl = curl_easy_init();
+	/* The share survives curl_easy_reset, so it is attached once. */
+	if (!th->curl ||
+	    curl_easy_setopt(th->curl, CURLOPT_SHARE, hr->share) != CURLE_OK ||
+	    pthread_setspecific(hr->handle_key, th) != 0) {
+		if (th->curl)
+			curl_easy_cleanup(th->curl);
+		free(th);
+		return NULL;
+	}
+	th->owner = hr;
+	pthread_mutex_lock(&hr->handles_lock);
+	th->next = hr->handles;
+	if (th->next)
+		th->next->prev = th;
+	hr->handles = th;
+	pthread_mutex_unlock(&hr->handles_lock);
+	return th->curl;
+}
+
+/* The key goes only to the origin of base_url (same scheme, host, port). */
+static bool same_origin(const char *a, const char *b)
+{
+	CURLU *ua = curl_url(), *ub = curl_url();
+	bool same = false;
+	char *sa = NULL, *sb = NULL, *ha = NULL, *hb = NULL, *pa = NULL, *pb = NULL;
+
+	if (!ua || !ub ||
+	    curl_url_set(ua, CURLUPART_URL, a, 0) ||
+	    curl_url_set(ub, CURLUPART_URL, b, 0) ||
+	    curl_url_get(ua, CURLUPART_SCHEME, &sa, 0) ||
+	    curl_url_get(ub, CURLUPART_SCHEME, &sb, 0) ||
+	    curl_url_get(ua, CURLUPART_HOST, &ha, 0) ||
+	    curl_url_get(ub, CURLUPART_HOST, &hb, 0) ||
+	    curl_url_get(ua, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT) ||
+	    curl_url_get(ub, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT))
+		goto out;
+	same = !strcasecmp(sa, sb) && !strcasecmp(ha, hb) && !strcmp(pa, pb);
+out:
+	curl_free(sa);
+	curl_free(sb);
+	curl_free(ha);
+	curl_free(hb);
+	curl_free(pa);
+	curl_free(pb);
+	curl_url_cleanup(ua);
+	curl_url_cleanup(ub);
+	return same;
+}
+
+/* Resolve a possibly relative URL from a JSON answer against the URL that
+ * answered. NULL when it does not parse. */
+static char *resolve_url(const char *base, const char *ref)
+{
+	CURLU *u = curl_url();
+	char *abs = NULL, *out = NULL;
+
+	if (u && !curl_url_set(u, CURLUPART_URL, base, 0) &&
+	    !curl_url_set(u, CURLUPART_URL, ref, 0) &&
+	    !curl_url_get(u, CURLUPART_URL, &abs, 0))
+		out = strdup(abs);
+	curl_free(abs);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* Request lines are logged as host and path only: queries of signed
+ * download URLs carry credentials of their own. */
+static void log_request(const char *method, const char *url)
+{
+	if (log_get_level() < LOG_LVL_DEBUG)
+		return;
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	size_t n = strcspn(p, "?#");
+	log_debug("%s %.*s", method, (int)n, p);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct exchange *x = userp;
+	size_t len = size * nmemb;
+
+	if (buffer_append(&x->body, data, len) < 0)
+		return 0;
+	return len;
+}
+
+#define SETOPT(x, opt, val)                                               \
+	do {                                                              \
+		if ((x)->rc == CURLE_OK)                                  \
+			(x)->rc = curl_easy_setopt((x)->curl, opt, val);  \
+	} while (0)
+
+/* Options every request carries. Returns the first setopt failure; a
+ * request whose safety options did not stick is never performed. */
+static CURLcode exchange_setup(struct exchange *x, const char *url,
+			       bool send_key)
+{
+	struct http_remote *hr = x->hr;
+	long connect_s = hr->timeout_s < CONNECT_TIMEOUT_MAX_S ?
+			 hr->timeout_s : CONNECT_TIMEOUT_MAX_S;
+
+	curl_easy_reset(x->curl);
+	answer_reset(&x->ans);
+	x->errbuf[0] = '\0';
+	x->rc = CURLE_OK;
+
+	SETOPT(x, CURLOPT_URL, url);
+	SETOPT(x, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(x, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SETOPT(x, CURLOPT_FOLLOWLOCATION, 1L);
+	SETOPT(x, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+	SETOPT(x, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	SETOPT(x, CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(x, CURLOPT_SSL_VERIFYHOST, 2L);
+	SETOPT(x, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(x, CURLOPT_CONNECTTIMEOUT, connect_s > 0 ? connect_s : 1L);
+	SETOPT(x, CURLOPT_USERAGENT, "veofs/" VEOFS_VERSION);
+	SETOPT(x, CURLOPT_ERRORBUFFER, x->errbuf);
+	SETOPT(x, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(x, CURLOPT_HEADERDATA, &x->ans);
+	SETOPT(x, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(x, CURLOPT_WRITEDATA, x);
+	if (send_key && hr->api_key) {
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		SETOPT(x, CURLOPT_XOAUTH2_BEARER, hr->api_key);
+	}
+	return x->rc;
+}
+
+static bool exchange_begin(struct exchange *x, struct http_remote *hr,
+			   struct remote_result *res, size_t body_max)
+{
+	memset(x, 0, sizeof(*x));
+	x->hr = hr;
+	x->body.max = body_max;
+	remote_result_clear(res);
+	x->curl = thread_curl(hr);
+	if (!x->curl) {
+		set_reason(res, "out of memory");
+		res->not_received = true;
+		res->retryable = true;
+		return false;
+	}
+	return true;
+}
+
+static void exchange_end(struct exchange *x)
+{
+	/* Detach our buffers from the handle: it outlives this exchange. */
+	if (x->curl) {
+		curl_easy_setopt(x->curl, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, NULL);
+	}
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
+	buffer_free(&x->body);
+}
+
+static void host_of(const char *url, char *out, size_t len)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+	    !curl_url_get(u, CURLUPART_HOST, &host, 0))
+		snprintf(out, len, "%s", host);
+	else
+		snprintf(out, len, "?");
+	curl_free(host);
+	curl_url_cleanup(u);
+}
+
+static bool transport_retryable(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_NOT_BUILT_IN:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+	case CURLE_UNKNOWN_OPTION:
+	case CURLE_TOO_MANY_REDIRECTS:
+	case CURLE_FILESIZE_EXCEEDED:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* curl's error buffer, lower-cased and without its trailing newline. */
+static void curl_message(const struct exchange *x, char *out, size_t len)
+{
+	const char *msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc);
+	snprintf(out, len, "%s", msg);
+	size_t n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' ||
+			 out[n - 1] == '.'))
+		out[--n] = '\0';
+	if (out[0] >= 'A' && out[0] <= 'Z' && !(out[1] >= 'A' && out[1] <= 'Z'))
+		out[0] = (char)(out[0] - 'A' + 'a');
+}
+
+static void errno_phrase(long os_errno, const char *fallback,
+			 char *out, size_t len)
+{
+	switch (os_errno) {
+	case ECONNREFUSED: snprintf(out, len, "connection refused"); break;
+	case ECONNRESET:
+	case EPIPE:        snprintf(out, len, "connection reset"); break;
+	case ENETUNREACH:  snprintf(out, len, "network unreachable"); break;
+	case EHOSTUNREACH: snprintf(out, len, "host unreachable"); break;
+	case ETIMEDOUT:    snprintf(out, len, "connection timed out"); break;
+	default:           snprintf(out, len, "%s", fallback); break;
+	}
+}
+
+/* A short, human reason for a failed transfer. total_ms is the whole
+ * exchange's limit (0: none), stall_s the stall guard (0: none). */
+static void transport_reason(struct exchange *x, const char *url,
+			     long total_ms, long stall_s,
+			     struct remote_result *res)
+{
+	char msg[CURL_ERROR_SIZE], host[128], secs[32];
+	long os_errno = 0;
+
+	curl_message(x, msg, sizeof(msg));
+	curl_easy_getinfo(x->curl, CURLINFO_OS_ERRNO, &os_errno);
+
+	switch (x->rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		host_of(url, host, sizeof(host));
+		set_reason(res, "could not resolve host %s", host);
+		break;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		set_reason(res, "could not resolve proxy");
+		break;
+	case CURLE_COULDNT_CONNECT:
+		host_of(url, host, sizeof(host));
+		errno_phrase(os_errno, "could not connect", msg, sizeof(msg));
+		if (!strcmp(msg, "could not connect"))
+			set_reason(res, "could not connect to %s", host);
+		else
+			set_reason(res, "%s", msg);
+		break;
+	case CURLE_OPERATION_TIMEDOUT: {
+		double connect_time = 0;
+		curl_easy_getinfo(x->curl, CURLINFO_CONNECT_TIME, &connect_time);
+		if (has_prefix_nocase(x->errbuf, "resolving timed out")) {
+			host_of(url, host, sizeof(host));
+			set_reason(res, "could not resolve host %s (timed out)", host);
+		} else if (strstr(x->errbuf, "too slow") && stall_s > 0) {
+			set_reason(res, "no data received for %ld s", stall_s);
+		} else if (connect_time <= 0 &&
+			   strcasestr(x->errbuf, "connect")) {
+			long s = x->hr->timeout_s < CONNECT_TIMEOUT_MAX_S ?
+				 x->hr->timeout_s : CONNECT_TIMEOUT_MAX_S;
+			set_reason(res, "connection timed out after %ld s",
+				   s > 0 ? s : 1);
+		} else if (total_ms > 0) {
+			format_seconds(secs, sizeof(secs), total_ms);
+			set_reason(res, "timed out after %s", secs);
+		} else {
+			set_reason(res, "timed out");
+		}
+		break;
+	}
+	case CURLE_SEND_ERROR:
+		errno_phrase(os_errno, "connection lost while sending",
+			     res->reason, sizeof(res->reason));
+		break;
+	case CURLE_RECV_ERROR:
+		errno_phrase(os_errno, "connection lost while receiving",
+			     res->reason, sizeof(res->reason));
+		break;
+	case CURLE_GOT_NOTHING:
+		set_reason(res, "server closed the connection without answering");
+		break;
+	case CURLE_PARTIAL_FILE:
+		set_reason(res, "connection closed before the answer was complete");
+		break;
+	case CURLE_WEIRD_SERVER_REPLY:
+		set_reason(res, "malformed answer from server");
+		break;
+	case CURLE_TOO_MANY_REDIRECTS:
+		set_reason(res, "too many redirects");
+		break;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		set_reason(res, "unsupported protocol (only http and https are allowed)");
+		break;
+	case CURLE_URL_MALFORMAT:
+		set_reason(res, "malformed URL");
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		if (has_prefix_nocase(msg, "ssl certificate problem: "))
+			set_reason(res, "TLS certificate problem: %s",
+				   msg + strlen("ssl certificate problem: "));
+		else
+			set_reason(res, "TLS certificate problem: %s", msg);
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+		set_reason(res, "TLS handshake failed: %s", msg);
+		break;
+	default:
+		set_reason(res, "%s", msg);
+		break;
+	}
+	res->retryable = transport_retryable(x->rc);
+}
+
+/* "HTTP 503: <the API's message, else the status text>" */
+static void http_error_reason(struct exchange *x, const char *body,
+			      size_t len, const char *fallback,
+			      struct remote_result *res)
+{
+	char *msg = body && len ? api_error_message(body, len) : NULL;
+	set_reason(res, "HTTP %d: %s", x->ans.status,
+		   msg ? msg : fallback ? fallback : status_text(&x->ans));
+	free(msg);
+}
+
+static void take_body(struct exchange *x, struct remote_result *res)
+{
+	res->body = x->body.data;
+	res->body_len = x->body.len;
+	x->body.data = NULL;
+	x->body.len = 0;
+}
+
+static void fill_status(struct exchange *x, struct remote_result *res)
+{
+	long code = 0;
+	if (x->ans.status == 0 &&
+	    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
+		x->ans.status = (int)code;
+	res->http_status = x->ans.status;
+	res->retry_after_ms = answer_retry_after(&x->ans);
+}
+
+/* ---- create / get / remove ---- */
+
+/* Performs an exchange whose answer is a small JSON object. Returns 0 for a
+ * 2xx answer with the body in res->body, -1 otherwise with res filled in. */
+static int object_exchange(struct exchange *x, const char *method,
+			   const char *url, struct remote_result *res)
+{
+	log_request(method, url);
+	x->rc = curl_easy_perform(x->curl);
+	fill_status(x, res);
+
+	if (x->rc == CURLE_WRITE_ERROR && x->body.overflow) {
+		set_reason(res, "answer larger than %u bytes", OBJECT_BODY_MAX);
+		res->retryable = status_retryable(res->http_status);
+		return -1;
+	}
+	if (x->rc != CURLE_OK) {
+		transport_reason(x, url, x->hr->timeout_s * 1000L, 0, res);
+		return -1;
+	}
+	if (x->ans.status >= 200 && x->ans.status < 300) {
+		take_body(x, res);
+		return 0;
+	}
+	http_error_reason(x, x->body.data, x->body.len, NULL, res);
+	res->retryable = status_retryable(x->ans.status);
+	take_body(x, res);
+	return -1;
+}
+
+static char *video_url(struct http_remote *hr, CURL *curl, const char *id,
+		       const char *suffix)
+{
+	char *esc = curl_easy_escape(curl, id, 0);
+	if (!esc)
+		return NULL;
+	size_t n = strlen(hr->base_url) + strlen(esc) + strlen(suffix) + 16;
+	char *url = malloc(n);
+	if (url)
+		snprintf(url, n, "%s/videos/%s%s", hr->base_url, esc, suffix);
+	curl_free(esc);
+	return url;
+}
+
+static const char *image_mime_type(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	if (!dot)
+		return "application/octet-stream";
+	if (!strcasecmp(dot, ".png"))
+		return "image/png";
+	if (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"))
+		return "image/jpeg";
+	if (!strcasecmp(dot, ".webp"))
+		return "image/webp";
+	if (!strcasecmp(dot, ".gif"))
+		return "image/gif";
+	return "application/octet-stream";
+}
+
+static CURLcode mime_field(curl_mime *mime, const char *name, const char *value)
+{
+	if (!value)
+		return CURLE_OK;
+	curl_mimepart *part = curl_mime_addpart(mime);
+	if (!part)
+		return CURLE_OUT_OF_MEMORY;
+	CURLcode rc = curl_mime_name(part, name);
+	if (rc == CURLE_OK)
+		rc = curl_mime_data(part, value, CURL_ZERO_TERMINATED);
+	return rc;
+}
+
+static CURLcode mime_image(curl_mime *mime, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	curl_mimepart *part = curl_mime_addpart(mime);
+	if (!part)
+		return CURLE_OUT_OF_MEMORY;
+	CURLcode rc = curl_mime_name(part, "input_reference");
+	if (rc == CURLE_OK)
+		rc = curl_mime_filedata(part, path);
+	if (rc == CURLE_OK)
+		rc = curl_mime_filename(part, base);
+	if (rc == CURLE_OK)
+		rc = curl_mime_type(part, image_mime_type(path));
+	return rc;
+}
+
+/* The provider can only have acted on a create whose body it received in
+ * full. Anything short of certainty that it did not counts as received. */
+static bool create_not_received(struct exchange *x)
+{
+	switch (x->rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		return true;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		break;
+	default:
+		return false;
+	}
+	if (x->ans.status != 0)
+		return false;
+	long redirects = 0;
+	curl_off_t sent = -1, total = -1;
+	if (curl_easy_getinfo(x->curl, CURLINFO_REDIRECT_COUNT, &redirects) ||
+	    curl_easy_getinfo(x->curl, CURLINFO_SIZE_UPLOAD_T, &sent) ||
+	    curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &total))
+		return false;
+	return redirects == 0 && total > 0 && sent >= 0 && sent < total;
+}
+
+static int http_create(struct remote *r, const struct remote_create *req,
+		       struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	struct exchange x;
+	curl_mime *mime = NULL;
+	char *url = NULL;
+	int ret = -1;
+
+	if (!exchange_begin(&x, hr, res, OBJECT_BODY_MAX))
+		return -1;
+	if (req->image_path) {
+		struct stat st;
+		const char *why = NULL;
+		if (stat(req->image_path, &st) < 0)
+			why = strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			why = "not a regular file";
+		if (why) {
+			set_reason(res, "cannot read image %s: %s",
+				   req->image_path, why);
+			res->not_received = true;
+			goto out;
+		}
+	}
+	size_t n = strlen(hr->base_url) + sizeof("/videos");
+	url = malloc(n);
+	mime = curl_mime_init(x.curl);
+	if (!url || !mime) {
+		set_reason(res, "out of memory");
+		res->not_received = true;
+		res->retryable = true;
+		goto out;
+	}
+	snprintf(url, n, "%s/videos", hr->base_url);
+
+	CURLcode rc = mime_field(mime, "model", req->model);
+	if (rc == CURLE_OK)
+		rc = mime_field(mime, "prompt", req->prompt);
+	if (rc == CURLE_OK)
+		rc = mime_field(mime, "seconds", req->seconds);
+	if (rc == CURLE_OK)
+		rc = mime_field(mime, "size", req->size);
+	if (rc == CURLE_OK)
+		rc = mime_field(mime, "watermark", req->watermark);
+	if (rc == CURLE_OK && req->image_path)
+		rc = mime_image(mime, req->image_path);
+	else if (rc == CURLE_OK && req->image_url)
+		rc = mime_field(mime, "input_reference", req->image_url);
+	/* Some gateways mishandle "Expect: 100-continue"; it also saves a
+	 * round trip on every create. */
+	x.headers = curl_slist_append(NULL, "Expect:");
+	if (rc == CURLE_OK && !x.headers)
+		rc = CURLE_OUT_OF_MEMORY;
+	if (rc == CURLE_OK)
+		rc = exchange_setup(&x, url, true);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(x.curl, CURLOPT_MIMEPOST, mime);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(x.curl, CURLOPT_HTTPHEADER, x.headers);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(x.curl, CURLOPT_TIMEOUT, (long)hr->timeout_s);
+	if (rc != CURLE_OK) {
+		set_reason(res, "cannot prepare request: %s", curl_easy_strerror(rc));
+		res->not_received = true;
+		goto out;
+	}
+
+	ret = object_exchange(&x, "POST", url, res);
+	if (ret == 0 && res->body_len == 0) {
+		set_reason(res, "HTTP %d without a video object", res->http_status);
+		ret = -1;
+	}
+	if (ret < 0)
+		res->not_received = create_not_received(&x);
+out:
+	exchange_end(&x);
+	curl_mime_free(mime);
+	free(url);
+	reason_tidy(hr, res->reason, sizeof(res->reason));
+	return ret;
+}
+
+static int simple_exchange(struct remote *r, const char *method,
+			   const char *id, struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	struct exchange x;
+	char *url = NULL;
+	int ret = -1;
+
+	if (!exchange_begin(&x, hr, res, OBJECT_BODY_MAX))
+		return -1;
+	url = video_url(hr, x.curl, id, "");
+	if (!url) {
+		set_reason(res, "out of memory");
+		res->retryable = true;
+		goto out;
+	}
+	CURLcode rc = exchange_setup(&x, url, true);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(x.curl, CURLOPT_TIMEOUT, (long)hr->timeout_s);
+	if (rc == CURLE_OK && strcmp(method, "GET"))
+		rc = curl_easy_setopt(x.curl, CURLOPT_CUSTOMREQUEST, method);
+	if (rc != CURLE_OK) {
+		set_reason(res, "cannot prepare request: %s", curl_easy_strerror(rc));
+		goto out;
+	}
+	ret = object_exchange(&x, method, url, res);
+out:
+	exchange_end(&x);
+	free(url);
+	return ret;
+}
+
+static int http_get(struct remote *r, const char *id, struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	int ret = simple_exchange(r, "GET", id, res);
+
+	if (ret == 0 && res->body_len == 0) {
+		set_reason(res, "HTTP %d without a video object", res->http_status);
+		res->retryable = true;
+		ret = -1;
+	}
+	if (ret < 0 && res->http_status == 404) {
+		set_reason(res, "task not found on the provider");
+		res->retryable = false;
+	}
+	reason_tidy(hr, res->reason, sizeof(res->reason));
+	return ret;
+}
+
+static int http_remove(struct remote *r, const char *id, struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	int ret = simple_exchange(r, "DELETE", id, res);
+
+	/* Already gone is what a cancel wants. */
+	if (ret < 0 && res->http_status == 404) {
+		res->reason[0] = '\0';
+		res->retryable = false;
+		ret = 0;
+	}
+	reason_tidy(hr, res->reason, sizeof(res->reason));
+	return ret;
+}
+
+/* ---- content ---- */
+
+enum dl_mode {
+	DL_UNDECIDED,
+	DL_STREAM,      /* video bytes, passed to the sink */
+	DL_JSON,        /* buffered: an error or a {"url"} */
+	DL_ERROR,       /* non-2xx, not JSON: buffered for a message */
+	DL_REJECTED,    /* stopped by us; reason set */
+	DL_ABORTED,     /* the sink said stop */
+};
+
+struct download {
+	struct exchange x;
+	const struct remote_sink *sink;
+	int64_t offset, length;
+	bool ranged;
+	bool following;      /* fetching a URL a JSON answer gave */
+	enum dl_mode mode;
+	int64_t skip;        /* bytes still to drop before offset */
+	int64_t received;    /* body bytes of the final answer */
+	int64_t expected;    /* what the headers promised, -1 unknown */
+	char reject[REMOTE_REASON_MAX];
+	bool reject_retryable;
+};
+
+static void dl_reject(struct download *d, bool retryable, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void dl_reject(struct download *d, bool retryable, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->reject, sizeof(d->reject), fmt, ap);
+	va_end(ap);
+	d->reject_retryable = retryable;
+	d->mode = DL_REJECTED;
+}
+
+/* Decide, from the headers alone, what the body is. at_end: the answer is
+ * over and had no body. */
+static void dl_decide(struct download *d, bool at_end)
+{
+	const struct answer *a = &d->x.ans;
+
+	if (a->status == 0) {
+		long code = 0;
+		curl_easy_getinfo(d->x.curl, CURLINFO_RESPONSE_CODE, &code);
+		d->x.ans.status = (int)code;
+	}
+	if (is_json(a)) {
+		d->mode = DL_JSON;
+		return;
+	}
+	if (a->status != 200 && a->status != 206) {
+		d->mode = DL_ERROR;
+		return;
+	}
+	if (is_html(a)) {
+		dl_reject(d, true, "server answered an HTML page instead of the video");
+		return;
+	}
+	if (is_text(a)) {
+		dl_reject(d, true, "server answered text instead of the video");
+		return;
+	}
+	if (at_end) {
+		dl_reject(d, true, "server answered an empty body instead of the video");
+		return;
+	}
+
+	int64_t total;
+	bool honoured;
+	if (a->status == 206) {
+		if (!a->has_range) {
+			dl_reject(d, true, "partial answer without a valid Content-Range");
+			return;
+		}
+		if (a->range_start > d->offset) {
+			dl_reject(d, true, "server sent bytes from %lld, asked for %lld",
+				  (long long)a->range_start, (long long)d->offset);
+			return;
+		}
+		d->expected = a->range_end - a->range_start + 1;
+		if (a->content_length >= 0 && a->content_length != d->expected) {
+			dl_reject(d, true, "Content-Length %lld does not match Content-Range %lld-%lld",
+				  (long long)a->content_length,
+				  (long long)a->range_start, (long long)a->range_end);
+			return;
+		}
+		d->skip = d->offset - a->range_start;
+		total = a->range_total;
+		honoured = true;
+	} else {
+		d->expected = a->content_length;
+		d->skip = d->offset;
+		total = a->content_length;
+		honoured = !d->ranged;
+		if (total >= 0 && d->offset > total) {
+			dl_reject(d, false, "offset %lld is beyond the end of the video (%lld bytes)",
+				  (long long)d->offset, (long long)total);
+			return;
+		}
+	}
+	if (d->sink->on_start && d->sink->on_start(d->sink->ctx, total, honoured)) {
+		d->mode = DL_ABORTED;
+		return;
+	}
+	d->mode = DL_STREAM;
+}
+
+static size_t on_content(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct download *d = userp;
+	size_t len = size * nmemb;
+
+	if (d->mode == DL_UNDECIDED)
+		dl_decide(d, false);
+	switch (d->mode) {
+	case DL_STREAM:
+		break;
+	case DL_JSON:
+		if (buffer_append(&d->x.body, data, len) < 0) {
+			dl_reject(d, true, "JSON answer larger than %u bytes",
+				  CONTENT_JSON_MAX);
+			return 0;
+		}
+		return len;
+	case DL_ERROR:
+		/* Only the start of an error page is worth keeping. */
+		buffer_append(&d->x.body, data, len);
+		return len;
+	default:
+		return 0;
+	}
+
+	d->received += (int64_t)len;
+	if (d->skip > 0) {
+		size_t drop = d->skip < (int64_t)len ? (size_t)d->skip : len;
+		d->skip -= (int64_t)drop;
+		data += drop;
+		len -= drop;
+	}
+	if (len > 0 && d->sink->on_data(d->sink->ctx, data, len)) {
+		d->mode = DL_ABORTED;
+		return 0;
+	}
+	return size * nmemb;
+}
+
+static bool content_error_retryable(int st)
+{
+	return st == 400 || st == 404 || st == 409 || (st >= 200 && st < 300) ||
+	       status_retryable(st);
+}
+
+static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
+{
+	struct http_remote *hr = d->x.hr;
+	bool send_key = !d->following || same_origin(url, hr->base_url);
+	char range[64];
+
+	d->mode = DL_UNDECIDED;
+	d->skip = 0;
+	d->received = 0;
+	d->expected = -1;
+	buffer_free(&d->x.body);
+
+	CURLcode rc = exchange_setup(&d->x, url, send_key);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_WRITEFUNCTION, on_content);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_WRITEDATA, d);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_TIME,
+				      (long)(hr->timeout_s > 0 ? hr->timeout_s : 1));
+	if (rc == CURLE_OK && timeout_ms > 0)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	if (rc == CURLE_OK && d->ranged) {
+		if (d->length >= 0)
+			snprintf(range, sizeof(range), "%lld-%lld",
+				 (long long)d->offset,
+				 (long long)(d->offset + d->length - 1));
+		else
+			snprintf(range, sizeof(range), "%lld-", (long long)d->offset);
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_RANGE, range);
+	}
+	return rc;
+}
+
+enum dl_outcome { DL_DONE, DL_FAILED, DL_FOLLOW };
+
+/* Judge one finished transfer. On DL_FOLLOW *next holds the URL a JSON
+ * answer pointed to. */
+static enum dl_outcome dl_finish(struct download *d, const char *url,
+				 long timeout_ms, struct remote_result *res,
+				 char **next)
+{
+	struct exchange *x = &d->x;
+
+	if (x->rc == CURLE_OK && d->mode == DL_UNDECIDED)
+		dl_decide(d, true);
+	fill_status(x, res);
+
+	switch (d->mode) {
+	case DL_ABORTED:
+		set_reason(res, "aborted");
+		res->retryable = false;
+		return DL_FAILED;
+	case DL_REJECTED:
+		set_reason(res, "%s", d->reject);
+		res->retryable = d->reject_retryable;
+		return DL_FAILED;
+	default:
+		break;
+	}
+
+	if (d->mode == DL_STREAM && d->expected >= 0 && d->received < d->expected &&
+	    (x->rc == CURLE_OK || x->rc == CURLE_PARTIAL_FILE)) {
+		set_reason(res, "short body: got %lld of %lld bytes",
+			   (long long)d->received, (long long)d->expected);
+		res->retryable = true;
+		return DL_FAILED;
+	}
+	if (x->rc != CURLE_OK) {
+		transport_reason(x, url, timeout_ms, x->hr->timeout_s, res);
+		return DL_FAILED;
+	}
+
+	int st = x->ans.status;
+	if (d->mode == DL_STREAM) {
+		if (d->expected >= 0 && d->received != d->expected) {
+			set_reason(res, "body length mismatch: got %lld of %lld bytes",
+				   (long long)d->received, (long long)d->expected);
+			res->retryable = true;
+			return DL_FAILED;
+		}
+		if (d->skip > 0) {
+			set_reason(res, "server sent %lld bytes, fewer than the offset %lld",
+				   (long long)d->received, (long long)d->offset);
+			res->retryable = false;
+			return DL_FAILED;
+		}
+		return DL_DONE;
+	}
+
+	if (d->mode == DL_JSON) {
+		char *link = d->following ? NULL :
+			     api_content_url(x->body.data, x->body.len);
+		if (link) {
+			*next = resolve_url(url, link);
+			free(link);
+			if (*next)
+				return DL_FOLLOW;
+			set_reason(res, "server gave an unusable video URL");
+			res->retryable = true;
+			return DL_FAILED;
+		}
+		char *msg = api_error_message(x->body.data, x->body.len);
+		const char *fallback = d->following ?
+			"the video URL answered JSON instead of the video" :
+			(st >= 200 && st < 300) ?
+			"server answered JSON instead of the video" :
+			"video is not ready yet";
+		set_reason(res, "HTTP %d: %s", st, msg ? msg : fallback);
+		free(msg);
+		res->retryable = content_error_retryable(st);
+		return DL_FAILED;
+	}
+
+	/* DL_ERROR: a non-2xx answer that is not JSON */
+	http_error_reason(x, NULL, 0, NULL, res);
+	res->retryable = content_error_retryable(st);
+	return DL_FAILED;
+}
+
+static int http_content(struct remote *r, const char *id, const char *variant,
+			int64_t offset, int64_t length, long timeout_ms,
+			const struct remote_sink *sink, struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	struct download d;
+	char *url = NULL, *next = NULL;
+	int ret = -1;
+
+	memset(&d, 0, sizeof(d));
+	if (!exchange_begin(&d.x, hr, res, CONTENT_JSON_MAX))
+		return -1;
+	if (offset < 0 || length == 0 || length < -1 || !sink || !sink->on_data) {
+		set_reason(res, "invalid range or sink");
+		goto out;
+	}
+	d.sink = sink;
+	d.offset = offset;
+	d.length = length;
+	d.ranged = offset > 0 || length >= 0;
+
+	if (variant) {
+		char *esc = curl_easy_escape(d.x.curl, variant, 0);
+		char suffix[160];
+		snprintf(suffix, sizeof(suffix), "/content?variant=%s", esc ? esc : "");
+		curl_free(esc);
+		url = video_url(hr, d.x.curl, id, suffix);
+	} else {
+		url = video_url(hr, d.x.curl, id, "/content");
+	}
+	if (!url) {
+		set_reason(res, "out of memory");
+		res->retryable = true;
+		goto out;
+	}
+
+	for (;;) {
+		CURLcode rc = dl_setup(&d, url, timeout_ms);
+		if (rc != CURLE_OK) {
+			set_reason(res, "cannot prepare request: %s",
+				   curl_easy_strerror(rc));
+			break;
+		}
+		log_request("GET", url);
+		d.x.rc = curl_easy_perform(d.x.curl);
+		enum dl_outcome o = dl_finish(&d, url, timeout_ms, res, &next);
+		if (o == DL_DONE)
+			ret = 0;
+		if (o != DL_FOLLOW)
+			break;
+		/* Only one hop: a URL that answers with another URL is a loop
+		 * or a misconfigured gateway. */
+		free(url);
+		url = next;
+		next = NULL;
+		d.following = true;
+		res->http_status = 0;
+		res->retry_after_ms = -1;
+	}
+out:
+	exchange_end(&d.x);
+	free(url);
+	reason_tidy(hr, res->reason, sizeof(res->reason));
+	return ret;
+}
+
+/* ---- lifetime ---- */
+
+static void http_destroy(struct remote *r)
+{
+	struct http_remote *hr = r->impl;
+
+	/* Threads that already exited took their handles with them; the
+	 * rest, including ours, are freed here. */
+	if (hr->has_key) {
+		pthread_setspecific(hr->handle_key, NULL);
+		pthread_key_delete(hr->handle_key);
+	}
+	pthread_mutex_lock(&hr->handles_lock);
+	struct thread_handle *th = hr->handles;
+	hr->handles = NULL;
+	pthread_mutex_unlock(&hr->handles_lock);
+	while (th) {
+		struct thread_handle *next = th->next;
+		curl_easy_cleanup(th->curl);
+		free(th);
+		th = next;
+	}
+	if (hr->share)
+		curl_share_cleanup(hr->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&hr->share_locks[i]);
+	pthread_mutex_destroy(&hr->handles_lock);
+	if (hr->api_key) {
+		explicit_bzero(hr->api_key, strlen(hr->api_key));
+		free(hr->api_key);
+	}
+	free(hr->base_url);
+	free(hr);
+}
+
+static const struct remote_ops http_ops = {
+	.create = http_create,
+	.get = http_get,
+	.content = http_content,
+	.remove = http_remove,
+	.destroy = http_destroy,
+};
+
+static int share_setup(struct http_remote *hr)
+{
+	hr->share = curl_share_init();
+	if (!hr->share)
+		return -1;
+	CURLSHcode rc = curl_share_setopt(hr->share, CURLSHOPT_LOCKFUNC, share_lock);
+	if (rc == CURLSHE_OK)
+		rc = curl_share_setopt(hr->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	if (rc == CURLSHE_OK)
+		rc = curl_share_setopt(hr->share, CURLSHOPT_USERDATA, hr);
+	if (rc == CURLSHE_OK)
+		rc = curl_share_setopt(hr->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	if (rc == CURLSHE_OK)
+		rc = curl_share_setopt(hr->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	if (rc == CURLSHE_OK)
+		rc = curl_share_setopt(hr->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	return rc == CURLSHE_OK ? 0 : -1;
+}
+
+struct remote *remote_http_new(const struct remote_http_options *o,
+			       char *err, size_t errlen)
+{
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK) {
+		snprintf(err, errlen, "cannot initialise libcurl: %s",
+			 curl_easy_strerror(global_rc));
+		return NULL;
+	}
+	if (!o || !o->base_url || !*o->base_url) {
+		snprintf(err, errlen, "no base_url");
+		return NULL;
+	}
+	if (!has_prefix_nocase(o->base_url, "http://") &&
+	    !has_prefix_nocase(o->base_url, "https://")) {
+		snprintf(err, errlen, "base_url '%s' is not an http or https URL",
+			 o->base_url);
+		return NULL;
+	}
+
+	struct http_remote *hr = calloc(1, sizeof(*hr));
+	if (!hr) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&hr->share_locks[i], NULL);
+	pthread_mutex_init(&hr->handles_lock, NULL);
+	hr->base.ops = &http_ops;
+	hr->base.impl = hr;
+	hr->timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
+	hr->base_url = strdup(o->base_url);
+	if (hr->base_url) {
+		size_t n = strlen(hr->base_url);
+		while (n > 0 && hr->base_url[n - 1] == '/')
+			hr->base_url[--n] = '\0';
+	}
+	if (o->api_key && *o->api_key)
+		hr->api_key = strdup(o->api_key);
+
+	hr->has_key = pthread_key_create(&hr->handle_key, thread_handle_exit) == 0;
+	if (!hr->base_url || (o->api_key && *o->api_key && !hr->api_key) ||
+	    !hr->has_key || share_setup(hr) < 0) {
+		snprintf(err, errlen, "cannot set up the HTTP client");
+		http_destroy(&hr->base);
+		return NULL;
+	}
+	return &hr->base;
+}
