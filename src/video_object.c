@@ -403,7 +403,9 @@ void video_object_free(struct video_object *v)
 int video_object_parse(const char *json, size_t len, struct video_object *out,
 		       char *err, size_t errlen)
 {
+	const char *status_reason = NULL;
 	json_t *root, *obj, *v;
+	bool failed;
 
 	memset(out, 0, sizeof(*out));
 	out->progress = -1;
@@ -421,16 +423,13 @@ int video_object_parse(const char *json, size_t len, struct video_object *out,
 	v = json_object_get(obj, "status");
 	if (json_is_string(v))
 		out->has_state = video_status_normalize(json_string_value(v),
-							&out->state, NULL);
+							&out->state, &status_reason);
+	failed = out->has_state && out->state == TASK_FAILED;
 	out->progress = read_progress(json_object_get(obj, "progress"));
-	out->error = read_error(obj, out->has_state && out->state == TASK_FAILED);
-	if (!out->error && out->has_state && out->state == TASK_FAILED) {
-		const char *reason = NULL;
-
-		video_status_normalize(json_string_value(v), &out->state, &reason);
-		if (reason)
-			out->error = strdup(reason);
-	}
+	out->error = read_error(obj, failed);
+	/* "cancelled" and "expired" say why by themselves */
+	if (!out->error && failed && status_reason)
+		out->error = strdup(status_reason);
 	out->model = text_of(json_object_get(obj, "model"));
 	v = json_object_get(obj, "created_at");
 	if (!v || json_is_null(v))

@@ -841,3 +841,25 @@ Test(prompt_parse, valid_utf8_edges)
 	assert_ok(&p, s);
 	prompt_spec_free(&p.spec);
 }
+
+Test(prompt_parse, reads_only_len_bytes)
+{
+	/* Buffers come from a write cache without a terminating NUL; under
+	 * ASan a read past len is caught. */
+	static const char *const inputs[] = {
+		"---\nseconds: 4\n---\nhello", "---\nseconds: 4", "caf\xc3\xa9",
+		"caf\xc3", "\xef\xbb", "-", "--", "---", NULL,
+	};
+
+	for (int i = 0; inputs[i]; i++) {
+		size_t len = strlen(inputs[i]);
+		char *buf = malloc(len);
+		struct parsed p;
+
+		cr_assert_not_null(buf);
+		memcpy(buf, inputs[i], len);
+		p = parse_bytes(buf, len);
+		prompt_spec_free(&p.spec);
+		free(buf);
+	}
+}
