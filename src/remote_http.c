@@ -727,6 +727,12 @@ static void transport_reason(struct exchange *x, const char *url,
 		set_reason(res, "too many redirects");
 		break;
 	case CURLE_UNSUPPORTED_PROTOCOL:
+		/* curl's word for an answer that is not HTTP at all */
+		if (strstr(x->errbuf, "HTTP/0.9")) {
+			set_reason(res, "malformed answer from server");
+			res->retryable = true;
+			return;
+		}
 		set_reason(res, "unsupported protocol (only http and https are allowed)");
 		break;
 	case CURLE_URL_MALFORMAT:
@@ -891,13 +897,20 @@ static bool create_not_received(struct exchange *x)
 	}
 	if (x->ans.status != 0)
 		return false;
-	long redirects = 0;
+	long redirects = -1, request_bytes = -1;
 	curl_off_t sent = -1, total = -1;
 	if (curl_easy_getinfo(x->curl, CURLINFO_REDIRECT_COUNT, &redirects) ||
+	    curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &request_bytes) ||
 	    curl_easy_getinfo(x->curl, CURLINFO_SIZE_UPLOAD_T, &sent) ||
 	    curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &total))
 		return false;
-	return redirects == 0 && total > 0 && sent >= 0 && sent < total;
+	if (redirects != 0)
+		return false;
+	/* Failed before a byte of the request went out (a TLS handshake, a
+	 * connect timeout), or before the body was complete. */
+	if (request_bytes == 0 && sent <= 0)
+		return true;
+	return total > 0 && sent >= 0 && sent < total;
 }
 
 static int http_create(struct remote *r, const struct remote_create *req,
