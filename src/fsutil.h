@@ -10,6 +10,10 @@
  * dir. Returns 0 or -errno, with a reason in err. */
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 		    char *err, size_t errlen);
+/* Same, without the fsyncs: for files that can be rebuilt (task.json),
+ * where torn content must still never be seen. */
+int fs_write_replace(int dirfd, const char *name, const void *data, size_t len,
+		     char *err, size_t errlen);
 /* Read a whole file (at most max bytes; -EFBIG beyond). *out is
  * NUL-terminated, caller frees. Returns 0 or -errno. */
 int fs_read_all(int dirfd, const char *name, size_t max, char **out, size_t *len);

@@ -695,8 +695,10 @@ static json_t *video_object(struct sim *s, struct job *j, bool fresh,
 	return o;
 }
 
-/* Fault kinds that decide how a job ends. Caller holds s->lock. */
-static void mark_outcome(struct sim *s, struct job *j, enum fault_kind fault)
+/* Fault kinds that decide how a job ends; fresh: the job is being
+ * created. Caller holds s->lock. */
+static void mark_outcome(struct sim *s, struct job *j, enum fault_kind fault,
+			 bool fresh)
 {
 	struct view v;
 
@@ -710,9 +712,11 @@ static void mark_outcome(struct sim *s, struct job *j, enum fault_kind fault)
 		return;
 	}
 	/* A job that already ended stays as it ended. */
-	job_view(s, j, &v);
-	if (v.completed || v.failed)
-		return;
+	if (!fresh) {
+		job_view(s, j, &v);
+		if (v.completed || v.failed)
+			return;
+	}
 	j->outcome = fault == FK_FAIL_ERROR_OBJECT ? OUTCOME_FAIL_OBJECT :
 		     fault == FK_FAIL_ERROR_STRING ? OUTCOME_FAIL_STRING :
 		     fault == FK_FAIL_NO_ERROR ? OUTCOME_FAIL_NO_ERROR :
@@ -1388,7 +1392,7 @@ static void do_create(struct sim *s, struct req *r, struct answer *a)
 	pthread_mutex_lock(&s->lock);
 	j = add_job(s, &r->in);
 	if (j) {
-		mark_outcome(s, j, r->fault);
+		mark_outcome(s, j, r->fault, true);
 		answer_json(a, 200, video_object(s, j, true, r->fault));
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -1409,7 +1413,7 @@ static void do_poll(struct sim *s, struct req *r, struct answer *a)
 	pthread_mutex_lock(&s->lock);
 	j = find_job(s, r->id);
 	if (j) {
-		mark_outcome(s, j, r->fault);
+		mark_outcome(s, j, r->fault, false);
 		answer_json(a, 200, video_object(s, j, false, r->fault));
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -1,0 +1,228 @@
+/* Fetching a finished video into the state dir as soon as the provider
+ * has it: providers delete videos within hours, and a user who paid for
+ * one must never lose it. Interrupted downloads resume where they were. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fsutil.h"
+#include "log.h"
+#include "scheduler.h"
+#include "task_store.h"
+
+/* How much may arrive between fsyncs; a crash re-fetches at most this. */
+#define CHECKPOINT_BYTES (32LL << 20)
+/* Failures that can't be retried (e.g. the provider says the video is
+ * gone) before the task is marked failed. */
+#define PERMANENT_FAILURE_LIMIT 5
+
+struct download {
+	struct engine *e;
+	struct task *t;
+	int fd;
+	int64_t offset;        /* next byte to write */
+	int64_t last_sync;
+	bool size_learned;
+	bool restart;          /* the server's size changed: start over */
+	char err[128];
+};
+
+static int on_start(void *ctx, int64_t total, bool range_honoured)
+{
+	struct download *d = ctx;
+	struct task *t = d->t;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->deleted) {
+		rc = -1;
+	} else if (total >= 0 && t->video_size >= 0 && total != t->video_size) {
+		/* Not the video we were resuming: never splice two. */
+		d->restart = true;
+		rc = -1;
+	} else if (total >= 0 && t->video_size < 0) {
+		t->video_size = total;
+		d->size_learned = true;
+	}
+	if (d->offset > 0 && range_honoured) {
+		t->ranges_ok = true;
+		t->range_support = 1;
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (d->size_learned) {
+		/* video.mp4 shows from now on, with its real size. */
+		task_store_save(d->e->store, t);
+		engine_task_changed(d->e, t, (1u << TF_DIR) | (1u << TF_VIDEO));
+	}
+	return rc;
+}
+
+static int on_data(void *ctx, const void *buf, size_t len)
+{
+	struct download *d = ctx;
+	struct task *t = d->t;
+	int rc = fs_pwrite_all(d->fd, buf, len, d->offset);
+	bool checkpoint = false;
+
+	if (rc < 0) {
+		snprintf(d->err, sizeof(d->err), "cannot write the video: %s", strerror(-rc));
+		return -1;
+	}
+	d->offset += (int64_t)len;
+	if (d->offset - d->last_sync >= CHECKPOINT_BYTES && fdatasync(d->fd) == 0) {
+		d->last_sync = d->offset;
+		checkpoint = true;
+	}
+	pthread_mutex_lock(&t->mu);
+	t->video_have = d->offset;
+	if (checkpoint)
+		t->video_synced = d->offset;
+	pthread_cond_broadcast(&t->video_cv);
+	rc = t->deleted ? -1 : 0;
+	pthread_mutex_unlock(&t->mu);
+	if (checkpoint)
+		task_store_save(d->e->store, t);
+	return rc;
+}
+
+static void finish(struct engine *e, struct task *t, int fd)
+{
+	char extra[96], *line;
+	int rc = task_store_finish_video(e->store, t, fd);
+
+	if (rc < 0) {
+		log_error("task %s: cannot keep the video: %s", t->name, strerror(-rc));
+		pthread_mutex_lock(&t->mu);
+		task_set_str(&t->note, "cannot save the video in the state dir; retrying");
+		pthread_mutex_unlock(&t->mu);
+		engine_kick_at(e, t, now_ms() + engine_backoff_ms(e, 4, -1));
+		return;
+	}
+	pthread_mutex_lock(&t->mu);
+	t->video_done = true;
+	t->video_synced = t->video_have;
+	t->download_failures = 0;
+	task_set_str(&t->note, NULL);
+	snprintf(extra, sizeof(extra), "video.mp4 saved (%lld bytes)", (long long)t->video_have);
+	line = engine_event_locked(t, extra);
+	pthread_cond_broadcast(&t->video_cv);
+	pthread_mutex_unlock(&t->mu);
+	log_info("task %s: %s", t->name, extra);
+	task_store_save(e->store, t);
+	engine_event_persist(e, t, line);
+	engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_EVENTS) |
+			    (1u << TF_VIDEO) | (1u << TF_DIR));
+}
+
+void downloader_run(struct engine *e, struct task *t)
+{
+	struct remote_result res = {0};
+	struct remote_sink sink;
+	struct download d = {.e = e, .t = t, .fd = -1};
+	char note[REMOTE_REASON_MAX + 96];
+	char *id;
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->deleted || t->state != TASK_COMPLETED || t->video_done || !t->id) {
+		pthread_mutex_unlock(&t->mu);
+		return;
+	}
+	id = strdup(t->id);
+	d.offset = t->video_have;
+	pthread_mutex_unlock(&t->mu);
+
+	d.fd = task_store_open_video(e->store, t, true, O_RDWR | O_CREAT);
+	if (d.fd < 0) {
+		snprintf(note, sizeof(note), "cannot create the video file: %s", strerror(-d.fd));
+		goto failed;
+	}
+	/* Bytes past what we trust (an unsynced tail after a crash) go. */
+	if (ftruncate(d.fd, d.offset) < 0) {
+		snprintf(note, sizeof(note), "cannot prepare the video file: %s", strerror(errno));
+		goto failed;
+	}
+	d.last_sync = d.offset;
+	sink.ctx = &d;
+	sink.on_start = on_start;
+	sink.on_data = on_data;
+	log_debug("task %s: downloading the video from byte %lld", t->name, (long long)d.offset);
+	rc = e->remote->ops->content(e->remote, id, NULL, d.offset, -1, 0, &sink, &res);
+	if (rc == 0) {
+		bool ok;
+		pthread_mutex_lock(&t->mu);
+		if (t->video_size < 0) {
+			t->video_size = d.offset;
+			d.size_learned = true;
+		}
+		ok = t->video_have == t->video_size;
+		pthread_mutex_unlock(&t->mu);
+		if (ok) {
+			finish(e, t, d.fd);
+			goto out;
+		}
+		snprintf(note, sizeof(note), "the video ended early");
+		res.retryable = true;
+		goto failed;
+	}
+	if (d.restart) {
+		log_warn("task %s: the provider's video changed size; downloading it again", t->name);
+		pthread_mutex_lock(&t->mu);
+		t->video_size = -1;
+		t->video_have = 0;
+		t->video_synced = 0;
+		pthread_mutex_unlock(&t->mu);
+		task_store_save(e->store, t);
+		engine_kick(e, t);
+		goto out;
+	}
+	snprintf(note, sizeof(note), "%s", d.err[0] ? d.err : res.reason);
+	if (d.err[0])
+		res.retryable = true;
+failed:
+	pthread_mutex_lock(&t->mu);
+	if (t->deleted) {
+		pthread_mutex_unlock(&t->mu);
+		goto out;
+	}
+	int attempt = ++t->download_failures;
+	bool give_up = !res.retryable && res.http_status > 0 &&
+		       attempt >= PERMANENT_FAILURE_LIMIT;
+	int64_t delay = engine_backoff_ms(e, attempt, res.retry_after_ms);
+	char *line = NULL;
+	if (give_up) {
+		char reason[sizeof(note) + 32];
+		snprintf(reason, sizeof(reason), "video download failed: %s", note);
+		t->state = TASK_FAILED;
+		task_set_str(&t->reason, reason);
+		task_set_str(&t->note, NULL);
+		line = engine_event_locked(t, reason);
+	} else {
+		char full[sizeof(note) + 64];
+		snprintf(full, sizeof(full), "video download: %s; retrying in %llds", note,
+			 (long long)((delay + 999) / 1000));
+		task_set_str(&t->note, full);
+	}
+	pthread_cond_broadcast(&t->video_cv);
+	pthread_mutex_unlock(&t->mu);
+	log_warn("task %s: video download failed: %s%s", t->name, note,
+		 give_up ? "; giving up" : "");
+	if (give_up) {
+		task_store_save(e->store, t);
+		engine_event_persist(e, t, line);
+		engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_ERROR) |
+				    (1u << TF_EVENTS) | (1u << TF_DIR));
+	} else {
+		engine_task_changed(e, t, 1u << TF_STATUS);
+		engine_kick_at(e, t, now_ms() + delay);
+	}
+out:
+	if (d.fd >= 0)
+		close(d.fd);
+	remote_result_clear(&res);
+	free(id);
+}

@@ -1,0 +1,825 @@
+#include "dropbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fsutil.h"
+#include "inode.h"
+#include "kernel_notify.h"
+#include "log.h"
+#include "prompt.h"
+#include "strmap.h"
+#include "task_store.h"
+#include "task_table.h"
+
+/* A prompt is at most 32000 characters (4 bytes each at worst) plus front
+ * matter; anything bigger is refused without reading it all. */
+#define PROMPT_FILE_MAX (256 * 1024)
+#define IMAGE_MAX (20 * 1024 * 1024)
+
+struct dnode {
+	uint64_t ino;
+	char *name;          /* current name in new/; authoritative, since only
+				we change the backing directory */
+	uint64_t nlookup;    /* kernel references */
+	unsigned opens;
+	bool unlinked;
+	uint32_t generation;
+};
+
+struct dropbox_file {
+	int fd;
+	struct dnode *node;
+	bool dirty;          /* written or truncated since the last flush */
+	/* Created (or truncated) by open and not flushed yet. Shells open,
+	 * dup2 and close the first descriptor before writing, so a flush of
+	 * an unwritten new file may be that close, not the user's: an empty
+	 * prompt is still refused there, but quietly. */
+	bool fresh;
+};
+
+struct dropbox {
+	struct dropbox_options o;
+	struct task_store *store;
+	struct task_table *table;
+	struct engine *engine;
+	struct kernel_notify *notify;
+	int dirfd;
+
+	pthread_mutex_t mu;       /* nodes */
+	struct strmap *by_name;
+	struct dnode **slots;     /* ino - INO_DROPBOX_BASE */
+	size_t n_slots;
+	uint32_t generation;
+
+	pthread_mutex_t accept_mu; /* one acceptance at a time: names are
+				      checked and taken atomically */
+};
+
+struct dropbox *dropbox_new(const struct dropbox_options *o, struct task_store *store,
+			    struct task_table *table, struct engine *engine,
+			    struct kernel_notify *notify)
+{
+	struct dropbox *db = calloc(1, sizeof(*db));
+
+	if (!db)
+		return NULL;
+	db->o = *o;
+	db->store = store;
+	db->table = table;
+	db->engine = engine;
+	db->notify = notify;
+	db->dirfd = task_store_new_dirfd(store);
+	db->by_name = strmap_new();
+	pthread_mutex_init(&db->mu, NULL);
+	pthread_mutex_init(&db->accept_mu, NULL);
+	if (!db->by_name) {
+		free(db);
+		return NULL;
+	}
+	return db;
+}
+
+void dropbox_free(struct dropbox *db)
+{
+	if (!db)
+		return;
+	for (size_t i = 0; i < db->n_slots; i++) {
+		if (db->slots[i]) {
+			free(db->slots[i]->name);
+			free(db->slots[i]);
+		}
+	}
+	free(db->slots);
+	strmap_free(db->by_name);
+	pthread_mutex_destroy(&db->mu);
+	pthread_mutex_destroy(&db->accept_mu);
+	free(db);
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int accept_prompt(struct dropbox *db, const char *filename, bool quiet);
+
+/* --- nodes (db->mu held) --- */
+
+static struct dnode *node_by_ino(struct dropbox *db, uint64_t ino)
+{
+	uint64_t slot = ino - INO_DROPBOX_BASE;
+
+	if (ino < INO_DROPBOX_BASE || slot >= db->n_slots)
+		return NULL;
+	return db->slots[slot];
+}
+
+static struct dnode *node_get(struct dropbox *db, const char *name)
+{
+	struct dnode *n = strmap_get(db->by_name, name);
+	size_t slot;
+
+	if (n)
+		return n;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->name = strdup(name);
+	for (slot = 0; slot < db->n_slots && db->slots[slot]; slot++)
+		;
+	if (slot == db->n_slots) {
+		size_t cap = db->n_slots ? db->n_slots * 2 : 64;
+		struct dnode **p = realloc(db->slots, cap * sizeof(*p));
+		if (!p || !n->name) {
+			free(p == db->slots ? NULL : p);
+			free(n->name);
+			free(n);
+			return NULL;
+		}
+		memset(p + db->n_slots, 0, (cap - db->n_slots) * sizeof(*p));
+		db->slots = p;
+		db->n_slots = cap;
+	}
+	if (!n->name || strmap_put(db->by_name, name, n) < 0) {
+		free(n->name);
+		free(n);
+		return NULL;
+	}
+	n->ino = INO_DROPBOX_BASE + slot;
+	n->generation = ++db->generation;
+	db->slots[slot] = n;
+	return n;
+}
+
+static void node_maybe_free(struct dropbox *db, struct dnode *n)
+{
+	if (n->nlookup || n->opens)
+		return;
+	if (!n->unlinked && strmap_get(db->by_name, n->name) == n)
+		strmap_remove(db->by_name, n->name);
+	db->slots[n->ino - INO_DROPBOX_BASE] = NULL;
+	free(n->name);
+	free(n);
+}
+
+/* The name no longer exists in new/ (unlink, consumed, renamed over). */
+static void node_detach(struct dropbox *db, const char *name)
+{
+	struct dnode *n = strmap_remove(db->by_name, name);
+
+	if (n)
+		n->unlinked = true;
+}
+
+static void stat_fix(struct stat *st, uint64_t ino)
+{
+	st->st_ino = ino;
+}
+
+int dropbox_lookup(struct dropbox *db, const char *name, uint64_t *ino, struct stat *st)
+{
+	struct dnode *n;
+
+	if (fstatat(db->dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	pthread_mutex_lock(&db->mu);
+	n = node_get(db, name);
+	if (n) {
+		n->nlookup++;
+		*ino = n->ino;
+		stat_fix(st, n->ino);
+	}
+	pthread_mutex_unlock(&db->mu);
+	return n ? 0 : -ENOMEM;
+}
+
+void dropbox_forget(struct dropbox *db, uint64_t ino, uint64_t nlookup)
+{
+	struct dnode *n;
+
+	pthread_mutex_lock(&db->mu);
+	n = node_by_ino(db, ino);
+	if (n) {
+		n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
+		node_maybe_free(db, n);
+	}
+	pthread_mutex_unlock(&db->mu);
+}
+
+/* Copy of a node's name, or NULL when gone. */
+static char *node_name(struct dropbox *db, uint64_t ino, bool *unlinked)
+{
+	struct dnode *n;
+	char *name = NULL;
+
+	pthread_mutex_lock(&db->mu);
+	n = node_by_ino(db, ino);
+	if (n) {
+		name = strdup(n->name);
+		if (unlinked)
+			*unlinked = n->unlinked;
+	}
+	pthread_mutex_unlock(&db->mu);
+	return name;
+}
+
+int dropbox_getattr(struct dropbox *db, uint64_t ino, struct stat *st)
+{
+	bool unlinked = false;
+	char *name = node_name(db, ino, &unlinked);
+	int rc = 0;
+
+	if (!name)
+		return -ENOENT;
+	if (unlinked || fstatat(db->dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = unlinked ? -ENOENT : -errno;
+	else
+		stat_fix(st, ino);
+	free(name);
+	return rc;
+}
+
+int dropbox_setattr(struct dropbox *db, uint64_t ino, struct dropbox_file *f,
+		    const struct stat *attr, int to_set, struct stat *out)
+{
+	bool unlinked = false;
+	char *name = node_name(db, ino, &unlinked);
+	int fd = -1, rc = 0;
+
+	if (!name)
+		return -ENOENT;
+	if (f) {
+		fd = f->fd;
+	} else if (!unlinked) {
+		fd = openat(db->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+			    ((to_set & FUSE_SET_ATTR_SIZE) ? 0 : O_PATH));
+		if (fd < 0 && (to_set & FUSE_SET_ATTR_SIZE))
+			fd = openat(db->dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		rc = unlinked ? -ENOENT : -errno;
+		goto out;
+	}
+	if ((to_set & FUSE_SET_ATTR_UID) || (to_set & FUSE_SET_ATTR_GID)) {
+		/* Files in new/ belong to the mount's owner. */
+		rc = -EPERM;
+		goto out;
+	}
+	if ((to_set & FUSE_SET_ATTR_MODE) && fchmod(fd, attr->st_mode & 07777) < 0 &&
+	    !(errno == EBADF && fchmodat(db->dirfd, name, attr->st_mode & 07777, 0) == 0)) {
+		rc = -errno;
+		goto out;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		int wfd = f ? f->fd : fd;
+		if (ftruncate(wfd, attr->st_size) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (f)
+			f->dirty = true;
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			tv[0].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			tv[0] = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			tv[1].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			tv[1] = attr->st_mtim;
+		if (utimensat(db->dirfd, name, tv, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	if (fstat(fd, out) < 0)
+		rc = -errno;
+	else
+		stat_fix(out, ino);
+out:
+	if (fd >= 0 && (!f || fd != f->fd))
+		close(fd);
+	free(name);
+	return rc;
+}
+
+static int file_new(struct dropbox *db, struct dnode *n, int fd, bool fresh,
+		    struct dropbox_file **out)
+{
+	struct dropbox_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->fd = fd;
+	f->node = n;
+	f->fresh = fresh;
+	n->opens++;
+	*out = f;
+	return 0;
+}
+
+static int refuse_name(const char *name, char *taskname, size_t len)
+{
+	char why[256];
+	enum prompt_name_kind k = prompt_classify_name(name, taskname, len, why, sizeof(why));
+
+	if (k == PROMPT_NAME_REFUSED) {
+		log_info("new/%s refused: %s", name, why);
+		return -EINVAL;
+	}
+	return k == PROMPT_NAME_PROMPT ? 1 : 0;
+}
+
+int dropbox_create(struct dropbox *db, const char *name, mode_t mode, int flags,
+		   uint64_t *ino, struct stat *st, struct dropbox_file **f)
+{
+	char taskname[NAME_MAX + 1];
+	struct task *t;
+	struct dnode *n;
+	int fd, rc;
+
+	rc = refuse_name(name, taskname, sizeof(taskname));
+	if (rc < 0)
+		return rc;
+	if (rc == 1 && (t = task_table_get_name(db->table, taskname))) {
+		task_unref(t);
+		log_info("new/%s refused: task %s already exists", name, taskname);
+		return -EEXIST;
+	}
+	fd = openat(db->dirfd, name, (flags & ~(O_NOFOLLOW | O_DIRECTORY)) | O_CREAT |
+		    O_NOFOLLOW | O_CLOEXEC, (mode & 0777) | 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	pthread_mutex_lock(&db->mu);
+	n = node_get(db, name);
+	if (n) {
+		n->unlinked = false;
+		n->nlookup++;
+		*ino = n->ino;
+		stat_fix(st, n->ino);
+		rc = file_new(db, n, fd, true, f);
+		if (rc < 0)
+			n->nlookup--;
+	} else {
+		rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0)
+		close(fd);
+	return rc;
+}
+
+int dropbox_open(struct dropbox *db, uint64_t ino, int flags, struct dropbox_file **f)
+{
+	bool unlinked = false;
+	char *name = node_name(db, ino, &unlinked);
+	struct dnode *n;
+	int fd, rc;
+
+	if (!name)
+		return -ENOENT;
+	if (unlinked) {
+		free(name);
+		return -ENOENT;
+	}
+	fd = openat(db->dirfd, name, (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) |
+		    O_NOFOLLOW | O_CLOEXEC);
+	free(name);
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&db->mu);
+	n = node_by_ino(db, ino);
+	rc = n ? file_new(db, n, fd, (flags & O_TRUNC) != 0, f) : -ENOENT;
+	pthread_mutex_unlock(&db->mu);
+	if (rc < 0)
+		close(fd);
+	return rc;
+}
+
+ssize_t dropbox_read(struct dropbox_file *f, char *buf, size_t size, off_t off)
+{
+	ssize_t n = pread(f->fd, buf, size, off);
+
+	return n < 0 ? -errno : n;
+}
+
+ssize_t dropbox_write(struct dropbox_file *f, const char *buf, size_t size, off_t off)
+{
+	ssize_t n = pwrite(f->fd, buf, size, off);
+
+	if (n < 0)
+		return -errno;
+	f->dirty = true;
+	return n;
+}
+
+int dropbox_fsync(struct dropbox_file *f, int datasync)
+{
+	if ((datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0)
+		return -errno;
+	return 0;
+}
+
+void dropbox_release(struct dropbox *db, struct dropbox_file *f)
+{
+	close(f->fd);
+	pthread_mutex_lock(&db->mu);
+	f->node->opens--;
+	node_maybe_free(db, f->node);
+	pthread_mutex_unlock(&db->mu);
+	free(f);
+}
+
+int dropbox_flush(struct dropbox *db, struct dropbox_file *f)
+{
+	char *name;
+	bool unlinked, quiet = !f->dirty;
+
+	if (!f->dirty && !f->fresh)
+		return 0;
+	f->dirty = false;
+	f->fresh = false;
+	pthread_mutex_lock(&db->mu);
+	name = strdup(f->node->name);
+	unlinked = f->node->unlinked;
+	pthread_mutex_unlock(&db->mu);
+	if (!name)
+		return -ENOMEM;
+	int rc = 0;
+	if (!unlinked) {
+		char taskname[NAME_MAX + 1], why[256];
+		if (prompt_classify_name(name, taskname, sizeof(taskname), why,
+					 sizeof(why)) == PROMPT_NAME_PROMPT)
+			rc = accept_prompt(db, name, quiet);
+	}
+	free(name);
+	return rc;
+}
+
+int dropbox_unlink(struct dropbox *db, const char *name)
+{
+	if (unlinkat(db->dirfd, name, 0) < 0)
+		return -errno;
+	pthread_mutex_lock(&db->mu);
+	node_detach(db, name);
+	pthread_mutex_unlock(&db->mu);
+	return 0;
+}
+
+int dropbox_rename(struct dropbox *db, const char *from, const char *to, unsigned flags)
+{
+	char taskname[NAME_MAX + 1];
+	struct task *t;
+	struct dnode *n;
+	int rc;
+
+	if (flags & ~RENAME_NOREPLACE)
+		return -EINVAL; /* RENAME_EXCHANGE would swap a prompt out unseen */
+	rc = refuse_name(to, taskname, sizeof(taskname));
+	if (rc < 0)
+		return rc;
+	bool is_prompt = rc == 1;
+	if (is_prompt && (t = task_table_get_name(db->table, taskname))) {
+		task_unref(t);
+		log_info("new/%s refused: task %s already exists", to, taskname);
+		return -EEXIST;
+	}
+	if (renameat2(db->dirfd, from, db->dirfd, to, flags) < 0)
+		return -errno;
+	pthread_mutex_lock(&db->mu);
+	node_detach(db, to);
+	n = strmap_remove(db->by_name, from);
+	if (n) {
+		char *nn = strdup(to);
+		if (nn) {
+			free(n->name);
+			n->name = nn;
+			strmap_put(db->by_name, to, n);
+		} else {
+			n->unlinked = true;
+		}
+	}
+	pthread_mutex_unlock(&db->mu);
+	/* Renaming into NAME.prompt is how editors save: it submits. */
+	return is_prompt ? dropbox_accept(db, to) : 0;
+}
+
+int dropbox_readdir(struct dropbox *db, off_t off,
+		    int (*fill)(void *ctx, const char *name, const struct stat *st, off_t next),
+		    void *ctx)
+{
+	int fd = openat(db->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	if (off > 0)
+		seekdir(d, off);
+	while ((de = readdir(d)) != NULL) {
+		struct stat st = {0};
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		st.st_ino = de->d_ino;
+		st.st_mode = (mode_t)(de->d_type << 12);
+		if (fill(ctx, de->d_name, &st, telldir(d)))
+			break;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* --- acceptance --- */
+
+static void error_file_name(const char *taskname, char *out, size_t len)
+{
+	snprintf(out, len, "%s.error", taskname);
+}
+
+static void notify_entry(struct dropbox *db, const char *name)
+{
+	if (db->notify)
+		kernel_notify_entry(db->notify, INO_NEW, name);
+}
+
+static void write_error_file(struct dropbox *db, const char *taskname, const char *reason)
+{
+	char name[NAME_MAX + 16], err[256];
+	char *text = NULL;
+	int n = asprintf(&text, "%s\n", reason);
+
+	error_file_name(taskname, name, sizeof(name));
+	if (n < 0)
+		return;
+	if (fs_write_replace(db->dirfd, name, text, (size_t)n, err, sizeof(err)) < 0)
+		log_error("new/%s: %s", name, err);
+	free(text);
+	/* The file was replaced under any cached size: drop it. */
+	pthread_mutex_lock(&db->mu);
+	struct dnode *node = strmap_get(db->by_name, name);
+	uint64_t ino = node ? node->ino : 0;
+	pthread_mutex_unlock(&db->mu);
+	if (ino && db->notify)
+		kernel_notify_attr(db->notify, ino);
+}
+
+static void remove_error_file(struct dropbox *db, const char *taskname)
+{
+	char name[NAME_MAX + 16];
+
+	error_file_name(taskname, name, sizeof(name));
+	if (unlinkat(db->dirfd, name, 0) == 0) {
+		pthread_mutex_lock(&db->mu);
+		node_detach(db, name);
+		pthread_mutex_unlock(&db->mu);
+		notify_entry(db, name);
+	}
+}
+
+static const char *image_ext(const unsigned char *p, size_t n)
+{
+	if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
+		return "png";
+	if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
+		return "jpg";
+	if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
+		return "webp";
+	if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6)))
+		return "gif";
+	return NULL;
+}
+
+static bool path_escapes(const char *path)
+{
+	const char *p = path;
+
+	while (*p) {
+		const char *end = strchrnul(p, '/');
+		if (end - p == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* Read the image a prompt names; relative paths are files in new/. */
+static int read_image(struct dropbox *db, const char *path, char **data, size_t *len,
+		      const char **ext, char *err, size_t errlen)
+{
+	int rc;
+
+	if (path[0] != '/' && path_escapes(path)) {
+		snprintf(err, errlen, "image '%s': a relative image path must name a file in new/",
+			 path);
+		return -EINVAL;
+	}
+	rc = fs_read_all(path[0] == '/' ? AT_FDCWD : db->dirfd, path, IMAGE_MAX, data, len);
+	if (rc == -EFBIG) {
+		snprintf(err, errlen, "image '%s' is larger than %d MB", path, IMAGE_MAX >> 20);
+		return -EINVAL;
+	}
+	if (rc == -EISDIR) {
+		snprintf(err, errlen, "image '%s' is a directory", path);
+		return -EINVAL;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read image '%s': %s", path, strerror(-rc));
+		return -EINVAL;
+	}
+	*ext = image_ext((const unsigned char *)*data, *len);
+	if (!*ext) {
+		snprintf(err, errlen, "image '%s' is not a PNG, JPEG, WebP or GIF file", path);
+		free(*data);
+		*data = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int dropbox_accept(struct dropbox *db, const char *filename)
+{
+	return accept_prompt(db, filename, false);
+}
+
+static int accept_prompt(struct dropbox *db, const char *filename, bool quiet)
+{
+	char taskname[NAME_MAX + 1], why[512] = "", warn[256] = "";
+	struct prompt_spec spec = {0};
+	char *text = NULL, *image = NULL;
+	size_t len = 0, image_len = 0;
+	const char *ext = NULL;
+	struct task *t = NULL;
+	int rc;
+
+	if (prompt_classify_name(filename, taskname, sizeof(taskname), why, sizeof(why)) !=
+	    PROMPT_NAME_PROMPT)
+		return -EINVAL;
+
+	pthread_mutex_lock(&db->accept_mu);
+	if ((t = task_table_get_name(db->table, taskname))) {
+		task_unref(t);
+		t = NULL;
+		snprintf(why, sizeof(why), "task '%s' already exists", taskname);
+		rc = -EEXIST;
+		goto refused;
+	}
+	rc = fs_read_all(db->dirfd, filename, PROMPT_FILE_MAX, &text, &len);
+	if (rc == -EFBIG) {
+		snprintf(why, sizeof(why), "prompt file is larger than %d KiB; a prompt is at most %d characters",
+			 PROMPT_FILE_MAX / 1024, PROMPT_MAX_CHARS);
+		rc = -EINVAL;
+		goto refused;
+	}
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot read the prompt: %s", strerror(-rc));
+		rc = rc == -ENOENT ? 0 : -EIO; /* consumed meanwhile: nothing to do */
+		if (rc == 0)
+			goto out;
+		goto refused;
+	}
+	if (prompt_parse(text, len, &spec, warn, sizeof(warn), why, sizeof(why)) < 0) {
+		rc = -EINVAL;
+		goto refused;
+	}
+	if (warn[0])
+		log_warn("task %s: %s", taskname, warn);
+	if (spec.image && (!strncmp(spec.image, "http://", 7) || !strncmp(spec.image, "https://", 8))) {
+		/* sent as a URL string; the provider fetches it */
+	} else if (spec.image) {
+		if (read_image(db, spec.image, &image, &image_len, &ext, why, sizeof(why)) < 0) {
+			rc = -EINVAL;
+			goto refused;
+		}
+	}
+
+	t = task_new(taskname);
+	if (!t) {
+		rc = -ENOMEM;
+		snprintf(why, sizeof(why), "out of memory");
+		goto refused;
+	}
+	t->prompt = spec.text;
+	spec.text = NULL;
+	t->model = strdup(spec.model ? spec.model : db->o.model);
+	t->seconds = strdup(spec.seconds ? spec.seconds : db->o.seconds);
+	t->size = strdup(spec.size ? spec.size : db->o.size);
+	t->watermark = spec.watermark >= 0 ? spec.watermark : db->o.watermark;
+	if (spec.image && !image)
+		t->image_url = strdup(spec.image);
+	if (image && asprintf(&t->image_file, "image.%s", ext) < 0)
+		t->image_file = NULL;
+	t->image_size = (int64_t)image_len;
+	t->source_hash = hash_bytes(text, len);
+	t->created = time(NULL);
+	t->state = TASK_PENDING;
+	task_event_append(t, NULL);
+
+	rc = task_store_create(db->store, t, image, image_len, why, sizeof(why));
+	if (rc < 0) {
+		if (rc != -EEXIST)
+			rc = -EIO;
+		goto refused;
+	}
+	rc = task_table_insert(db->table, t);
+	if (rc < 0) {
+		/* Durable already; it shows at the next mount at worst. */
+		log_error("task %s: stored but not shown: %s", taskname, strerror(-rc));
+		rc = 0;
+	}
+	/* The prompt now lives in the task; the drop box forgets it. */
+	if (unlinkat(db->dirfd, filename, 0) == 0) {
+		pthread_mutex_lock(&db->mu);
+		node_detach(db, filename);
+		pthread_mutex_unlock(&db->mu);
+		notify_entry(db, filename);
+	}
+	remove_error_file(db, taskname);
+	log_info("task %s: accepted (%s, %s s, %s%s)", taskname, t->model, t->seconds,
+		 t->size, t->image_file || t->image_url ? ", with an image" : "");
+	if (db->engine)
+		engine_kick(db->engine, t);
+	if (db->notify)
+		kernel_notify_attr(db->notify, INO_ROOT);
+	goto out;
+
+refused:
+	if (quiet)
+		log_debug("new/%s refused: %s", filename, why);
+	else
+		log_info("new/%s refused: %s", filename, why);
+	write_error_file(db, taskname, why);
+out:
+	pthread_mutex_unlock(&db->accept_mu);
+	task_unref(t);
+	prompt_spec_free(&spec);
+	free(text);
+	free(image);
+	return rc;
+}
+
+void dropbox_recover(struct dropbox *db)
+{
+	int fd = openat(db->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char taskname[NAME_MAX + 1], why[256];
+		struct task *t;
+		char *text;
+		size_t len;
+
+		if (prompt_classify_name(de->d_name, taskname, sizeof(taskname), why,
+					 sizeof(why)) != PROMPT_NAME_PROMPT)
+			continue;
+		t = task_table_get_name(db->table, taskname);
+		if (!t)
+			continue;
+		if (fs_read_all(db->dirfd, de->d_name, PROMPT_FILE_MAX, &text, &len) == 0) {
+			if (hash_bytes(text, len) == t->source_hash) {
+				unlinkat(db->dirfd, de->d_name, 0);
+				log_info("new/%s: already task %s; removed", de->d_name, taskname);
+			}
+			free(text);
+		}
+		task_unref(t);
+	}
+	closedir(d);
+}

@@ -1,0 +1,448 @@
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inode.h"
+#include "log.h"
+
+/* new/ files change behind the kernel's back (prompts are consumed, error
+ * files rewritten): never cache their names or attributes. */
+#define DROPBOX_TIMEOUT 0.0
+
+#define CTX(req) ((struct fs_context *)fuse_req_userdata(req))
+
+/* File handles carry their kind in the low bit: tree files are even
+ * pointers, drop-box files odd. */
+static uint64_t fh_of_dropbox(struct dropbox_file *f)
+{
+	return (uint64_t)(uintptr_t)f | 1;
+}
+
+static struct dropbox_file *dropbox_of_fh(uint64_t fh)
+{
+	return (fh & 1) ? (struct dropbox_file *)(uintptr_t)(fh & ~1ULL) : NULL;
+}
+
+static struct tree_file *tree_of_fh(uint64_t fh)
+{
+	return (fh & 1) ? NULL : (struct tree_file *)(uintptr_t)fh;
+}
+
+static void reply_entry(fuse_req_t req, const struct stat *st, double timeout)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = st->st_ino;
+	e.attr = *st;
+	e.attr_timeout = timeout;
+	e.entry_timeout = timeout;
+	fuse_reply_entry(req, &e);
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* O_TRUNC arrives with open, so "echo > new/x.prompt" over an old
+	 * prompt is seen as a rewrite. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	/* Writes to new/ must reach us before flush decides on them. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	conn->max_readahead = 1 << 20;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_context *c = CTX(req);
+	struct tree_attr a;
+	int rc;
+
+	if (parent == INO_NEW) {
+		uint64_t ino;
+		struct stat st;
+		rc = dropbox_lookup(c->dropbox, name, &ino, &st);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			reply_entry(req, &st, DROPBOX_TIMEOUT);
+		return;
+	}
+	rc = tree_lookup(c->tree, parent, name, &a);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, &a.st, a.timeout);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (ino_is_dropbox(ino))
+		dropbox_forget(CTX(req)->dropbox, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		if (ino_is_dropbox(forgets[i].ino))
+			dropbox_forget(CTX(req)->dropbox, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_context *c = CTX(req);
+	struct tree_attr a;
+	int rc;
+
+	if (ino_is_dropbox(ino)) {
+		rc = dropbox_getattr(c->dropbox, ino, &a.st);
+		a.timeout = DROPBOX_TIMEOUT;
+	} else {
+		rc = tree_getattr(c->tree, ino, &a);
+	}
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &a.st, a.timeout);
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct fs_context *c = CTX(req);
+	struct stat st;
+	int rc;
+
+	if (!ino_is_dropbox(ino)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	rc = dropbox_setattr(c->dropbox, ino, fi ? dropbox_of_fh(fi->fh) : NULL, attr,
+			     to_set, &st);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, DROPBOX_TIMEOUT);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fs_context *c = CTX(req);
+	struct dropbox_file *f;
+	struct fuse_entry_param e;
+	uint64_t ino;
+	int rc;
+
+	if (parent != INO_NEW) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (!S_ISREG(mode) && (mode & S_IFMT)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rc = dropbox_create(c->dropbox, name, mode, fi->flags, &ino, &e.attr, &f);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.ino = ino;
+	e.generation = 0;
+	e.attr_timeout = e.entry_timeout = DROPBOX_TIMEOUT;
+	fi->fh = fh_of_dropbox(f);
+	fi->direct_io = 0;
+	fi->keep_cache = 0;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		dropbox_release(c->dropbox, f);
+		dropbox_forget(c->dropbox, ino, 1);
+	}
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	/* Only regular files exist in veofs; mknod of one is a create. */
+	fuse_reply_err(req, parent == INO_NEW ? EPERM : EACCES);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	fuse_reply_err(req, parent == INO_NEW ? EPERM : EACCES);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, parent == INO_NEW ? EPERM : EACCES);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	fuse_reply_err(req, newparent == INO_NEW ? EPERM : EACCES);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_context *c = CTX(req);
+	int rc = parent == INO_NEW ? dropbox_unlink(c->dropbox, name)
+				   : tree_unlink(c->tree, parent, name);
+
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_context *c = CTX(req);
+	int rc = parent == INO_NEW ? -ENOTDIR : tree_rmdir(c->tree, parent, name);
+
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs_context *c = CTX(req);
+	int rc;
+
+	if (parent == INO_NEW && newparent == INO_NEW)
+		rc = dropbox_rename(c->dropbox, name, newname, flags);
+	else if (parent == INO_NEW || newparent == INO_NEW)
+		rc = -EXDEV;
+	else
+		rc = -EACCES;
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_context *c = CTX(req);
+	int rc;
+
+	if (ino_is_dropbox(ino)) {
+		struct dropbox_file *f;
+		rc = dropbox_open(c->dropbox, ino, fi->flags, &f);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fi->fh = fh_of_dropbox(f);
+		if (fuse_reply_open(req, fi) != 0)
+			dropbox_release(c->dropbox, f);
+		return;
+	}
+	struct tree_file *f;
+	struct tree_open_info info;
+	rc = tree_open(c->tree, ino, fi->flags, &f, &info);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->direct_io = info.direct_io;
+	fi->keep_cache = info.keep_cache;
+	if (fuse_reply_open(req, fi) != 0)
+		tree_release(c->tree, f);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs_context *c = CTX(req);
+	struct dropbox_file *df = dropbox_of_fh(fi->fh);
+	struct tree_file *tf = tree_of_fh(fi->fh);
+	ssize_t n;
+	char *buf;
+
+	if (tf) {
+		/* Bytes already on disk go from file to kernel by splice,
+		 * without a copy through us. */
+		size_t len = size;
+		int fd = tree_read_fd(c->tree, tf, off, &len);
+		if (fd >= 0) {
+			struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+			bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+			bv.buf[0].fd = fd;
+			bv.buf[0].pos = off;
+			fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+			return;
+		}
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = df ? dropbox_read(df, buf, size, off) : tree_read(c->tree, tf, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct dropbox_file *df = dropbox_of_fh(fi->fh);
+	ssize_t n;
+
+	if (!df) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	n = dropbox_write(df, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dropbox_file *df = dropbox_of_fh(fi->fh);
+	int rc = df ? dropbox_flush(CTX(req)->dropbox, df) : 0;
+
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_context *c = CTX(req);
+	struct dropbox_file *df = dropbox_of_fh(fi->fh);
+
+	if (df)
+		dropbox_release(c->dropbox, df);
+	else
+		tree_release(c->tree, tree_of_fh(fi->fh));
+	fuse_reply_err(req, 0);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct dropbox_file *df = dropbox_of_fh(fi->fh);
+	int rc = df ? dropbox_fsync(df, datasync) : 0;
+
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+struct dirbuf {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+};
+
+static int dir_fill(void *ctx, const char *name, const struct stat *st, off_t next)
+{
+	struct dirbuf *b = ctx;
+	size_t need = fuse_add_direntry(b->req, NULL, 0, name, st, next);
+
+	if (b->used + need > b->size)
+		return 1;
+	fuse_add_direntry(b->req, b->buf + b->used, b->size - b->used, name, st, next);
+	b->used += need;
+	return 0;
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs_context *c = CTX(req);
+	struct dirbuf b = {.req = req, .size = size};
+	int rc;
+
+	b.buf = malloc(size);
+	if (!b.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (ino == INO_NEW) {
+		/* "." and ".." first, then the backing directory's entries,
+		 * whose cookies are telldir() positions (shifted past ours). */
+		struct stat st = {.st_mode = S_IFDIR, .st_ino = INO_NEW};
+		rc = 0;
+		if (off < 1 && dir_fill(&b, ".", &st, 1))
+			goto done;
+		st.st_ino = INO_ROOT;
+		if (off < 2 && dir_fill(&b, "..", &st, 2))
+			goto done;
+		rc = dropbox_readdir(c->dropbox, off < 2 ? 0 : off, dir_fill, &b);
+	} else {
+		rc = tree_readdir(c->tree, ino, off, dir_fill, &b);
+	}
+done:
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, b.buf, b.used);
+	free(b.buf);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	fuse_reply_err(req, ENODATA);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	fuse_reply_err(req, ino_is_dropbox(ino) ? ENOTSUP : EACCES);
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, ino_is_dropbox(ino) ? ENODATA : EACCES);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.symlink = fs_symlink,
+	.link = fs_link,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.rename = fs_rename,
+	.create = fs_create,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.fsync = fs_fsync,
+	.readdir = fs_readdir,
+	.statfs = fs_statfs,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.setxattr = fs_setxattr,
+	.removexattr = fs_removexattr,
+};

@@ -1,0 +1,22 @@
+/* Tells the kernel that cached attributes or names went stale. The calls
+ * are made from one thread of our own: libfuse forbids them inside a
+ * handler, and an invalidation can block on the kernel (page locks held by
+ * a read we are answering), which must never stall a worker. */
+#ifndef VEOFS_KERNEL_NOTIFY_H
+#define VEOFS_KERNEL_NOTIFY_H
+
+#include <stdint.h>
+
+struct fuse_session;
+struct kernel_notify;
+
+struct kernel_notify *kernel_notify_new(void);
+/* Until a session is set, requests are dropped (nothing is cached yet). */
+void kernel_notify_set_session(struct kernel_notify *kn, struct fuse_session *se);
+/* Attributes (size, mtime) of ino changed; its data is not cached. */
+void kernel_notify_attr(struct kernel_notify *kn, uint64_t ino);
+/* parent/name no longer names what it did. */
+void kernel_notify_entry(struct kernel_notify *kn, uint64_t parent, const char *name);
+void kernel_notify_free(struct kernel_notify *kn);
+
+#endif

@@ -1,0 +1,253 @@
+#include "task.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct task *task_new(const char *name)
+{
+	struct task *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->name = strdup(name);
+	if (!t->name) {
+		free(t);
+		return NULL;
+	}
+	atomic_init(&t->refs, 1);
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_mutex_init(&t->save_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->video_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	t->video_size = -1;
+	t->range_support = -1;
+	for (int i = 0; i < 2; i++) {
+		t->sched[i].heap_index = -1;
+		t->sched[i].rerun_ms = -1;
+	}
+	return t;
+}
+
+struct task *task_ref(struct task *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
+void task_unref(struct task *t)
+{
+	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&t->mu);
+	pthread_mutex_destroy(&t->save_mu);
+	pthread_cond_destroy(&t->video_cv);
+	free(t->name);
+	free(t->prompt);
+	free(t->model);
+	free(t->seconds);
+	free(t->size);
+	free(t->image_url);
+	free(t->image_file);
+	free(t->id);
+	free(t->reason);
+	free(t->note);
+	free(t->task_json);
+	free(t->events);
+	free(t);
+}
+
+void task_set_str(char **field, const char *value)
+{
+	char *copy = value ? strdup(value) : NULL;
+
+	free(*field);
+	*field = copy;
+}
+
+const char *task_event_append(struct task *t, const char *extra)
+{
+	static _Thread_local char line[640];
+	struct timespec ts;
+	struct tm tm;
+	char when[40];
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "%s.%03ldZ %s %d%s%s\n", when,
+		     ts.tv_nsec / 1000000, task_state_name(t->state), t->progress,
+		     extra ? " " : "", extra ? extra : "");
+	if (n >= (int)sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (t->events_len + (size_t)n + 1 > t->events_cap) {
+		size_t cap = t->events_cap ? t->events_cap * 2 : 256;
+		while (cap < t->events_len + (size_t)n + 1)
+			cap *= 2;
+		char *p = realloc(t->events, cap);
+		if (!p)
+			return line; /* memory shows less; the file on disk has it */
+		t->events = p;
+		t->events_cap = cap;
+	}
+	memcpy(t->events + t->events_len, line, (size_t)n);
+	t->events_len += (size_t)n;
+	t->events[t->events_len] = '\0';
+	t->changed = ts.tv_sec;
+	return line;
+}
+
+char *task_status_line(const struct task *t)
+{
+	char *s = NULL;
+	const char *note = t->note;
+	int n;
+
+	switch (t->state) {
+	case TASK_IN_PROGRESS:
+		n = asprintf(&s, "in_progress %d%%%s%s%s\n", t->progress,
+			     note ? " (" : "", note ? note : "", note ? ")" : "");
+		break;
+	case TASK_FAILED:
+		n = asprintf(&s, "failed: %s\n", t->reason ? t->reason : "unknown reason");
+		break;
+	case TASK_PENDING:
+		if (t->reason || note)
+			n = asprintf(&s, "pending: %s\n", note ? note : t->reason);
+		else
+			n = asprintf(&s, "pending\n");
+		break;
+	default:
+		n = asprintf(&s, "%s%s%s%s\n", task_state_name(t->state),
+			     note ? " (" : "", note ? note : "", note ? ")" : "");
+		break;
+	}
+	return n < 0 ? NULL : s;
+}
+
+static const char *const file_names[TF_COUNT] = {
+	[TF_DIR] = ".",
+	[TF_PROMPT] = "prompt",
+	[TF_STATUS] = "status",
+	[TF_PROGRESS] = "progress",
+	[TF_ID] = "id",
+	[TF_EVENTS] = "events",
+	[TF_TASK_JSON] = "task.json",
+	[TF_ERROR] = "error",
+	[TF_VIDEO] = "video.mp4",
+	[TF_IMAGE] = "image",
+};
+
+const char *task_file_name(const struct task *t, enum task_file f)
+{
+	if (f == TF_IMAGE)
+		return t->image_file ? t->image_file : "image";
+	return f < TF_COUNT ? file_names[f] : NULL;
+}
+
+bool task_file_visible(const struct task *t, enum task_file f)
+{
+	if (f <= TF_DIR || f >= TF_COUNT || (t->hidden & (1u << f)))
+		return false;
+	switch (f) {
+	case TF_ID:
+		return t->id != NULL;
+	case TF_TASK_JSON:
+		return t->task_json != NULL;
+	case TF_ERROR:
+		return t->state == TASK_FAILED;
+	case TF_VIDEO:
+		return t->video_size >= 0;
+	case TF_IMAGE:
+		return t->image_file != NULL;
+	default:
+		return true;
+	}
+}
+
+enum task_file task_file_lookup(const struct task *t, const char *name)
+{
+	for (int f = TF_PROMPT; f < TF_COUNT; f++)
+		if (!strcmp(name, task_file_name(t, f)) && task_file_visible(t, f))
+			return f;
+	return TF_COUNT;
+}
+
+char *task_file_text(const struct task *t, enum task_file f, size_t *len)
+{
+	char *s = NULL;
+
+	switch (f) {
+	case TF_PROMPT:
+		if (asprintf(&s, "%s\n", t->prompt ? t->prompt : "") < 0)
+			s = NULL;
+		break;
+	case TF_STATUS:
+		s = task_status_line(t);
+		break;
+	case TF_PROGRESS:
+		if (asprintf(&s, "%d\n", t->progress) < 0)
+			s = NULL;
+		break;
+	case TF_ID:
+		if (asprintf(&s, "%s\n", t->id ? t->id : "") < 0)
+			s = NULL;
+		break;
+	case TF_EVENTS:
+		s = malloc(t->events_len + 1);
+		if (s) {
+			if (t->events_len)
+				memcpy(s, t->events, t->events_len);
+			s[t->events_len] = '\0';
+			*len = t->events_len;
+			return s;
+		}
+		break;
+	case TF_TASK_JSON:
+		s = malloc(t->task_json_len + 1);
+		if (s) {
+			if (t->task_json_len)
+				memcpy(s, t->task_json, t->task_json_len);
+			s[t->task_json_len] = '\0';
+			*len = t->task_json_len;
+			return s;
+		}
+		break;
+	case TF_ERROR:
+		if (asprintf(&s, "%s\n", t->reason ? t->reason : "unknown reason") < 0)
+			s = NULL;
+		break;
+	default:
+		break;
+	}
+	*len = s ? strlen(s) : 0;
+	return s;
+}
+
+int64_t task_file_size(const struct task *t, enum task_file f)
+{
+	size_t len = 0;
+	char *s;
+
+	switch (f) {
+	case TF_EVENTS:
+		return (int64_t)t->events_len;
+	case TF_TASK_JSON:
+		return (int64_t)t->task_json_len;
+	case TF_VIDEO:
+		return t->video_size < 0 ? 0 : t->video_size;
+	case TF_IMAGE:
+		return -1; /* the caller stats the local copy */
+	default:
+		s = task_file_text(t, f, &len);
+		free(s);
+		return (int64_t)len;
+	}
+}

@@ -1,0 +1,115 @@
+/* One video-generation task as the tree shows it. All mutable fields are
+ * guarded by mu; the task is reference counted because workers, open files
+ * and the table hold it independently and rmdir may drop it at any time. */
+#ifndef VEOFS_TASK_H
+#define VEOFS_TASK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "video_object.h"
+
+/* Where the create request stands; persisted before anything is sent so a
+ * crash while sending is never mistaken for "not sent". */
+enum submit_phase {
+	SUBMIT_NONE = 0,  /* never sent, or certainly not received */
+	SUBMIT_SENDING,   /* a create may be on the wire */
+	SUBMIT_DONE,      /* the provider answered with an id */
+};
+
+struct task {
+	uint32_t tid;             /* stable for this mount; part of inode numbers */
+	atomic_int refs;
+	pthread_mutex_t mu;
+	pthread_mutex_t save_mu;  /* orders record writes: snapshot then write */
+	pthread_cond_t video_cv;  /* video_have, video_done or video_failed moved */
+
+	char *name;
+	/* What the user asked for, fixed at acceptance. */
+	char *prompt;
+	char *model;
+	char *seconds;
+	char *size;
+	int watermark;            /* 0/1 */
+	char *image_url;          /* input_reference as a URL */
+	char *image_file;         /* local copy in the task dir ("image.png") */
+	int64_t image_size;
+	uint64_t source_hash;     /* of the prompt file's bytes, to recognise it */
+	long long created;        /* epoch seconds of acceptance */
+
+	enum task_state state;
+	enum submit_phase submit;
+	int progress;             /* 0..100 */
+	char *id;                 /* provider id once known */
+	char *reason;             /* failure reason, or why a pending task waits */
+	char *note;               /* transient trouble shown after the status */
+	char *task_json;          /* last object the API returned, verbatim */
+	size_t task_json_len;
+	char *events;             /* the events file, in memory */
+	size_t events_len, events_cap;
+	long long changed;        /* epoch seconds of the last change (mtime) */
+
+	/* The video in the state dir. */
+	int64_t video_size;       /* -1 until the server told us */
+	int64_t video_have;       /* contiguous bytes from 0 on disk */
+	int64_t video_synced;     /* bytes known to be fsynced */
+	bool video_done;          /* video.mp4 complete and renamed into place */
+	bool ranges_ok;           /* the server honoured Range for this video */
+	int range_support;        /* -1 not known yet, 0 no, 1 yes */
+	int download_failures;
+
+	/* Scheduling: one slot per scheduler (control, download), each owned
+	 * by scheduler.c under that scheduler's lock. */
+	struct sched_slot {
+		int64_t due_ms;
+		int heap_index;
+		bool running;
+		int64_t rerun_ms; /* request that came in while running */
+	} sched[2];
+	int poll_delay_s;         /* current backoff */
+	int not_found_count;
+
+	bool deleted;             /* forgotten by rmdir: workers drop it */
+	unsigned hidden;          /* files unlinked by rm -r (bit per file) */
+};
+
+struct task *task_new(const char *name);
+struct task *task_ref(struct task *t);
+void task_unref(struct task *t);
+
+/* Helpers that expect t->mu held. */
+void task_set_str(char **field, const char *value);
+/* Append "TIME STATE PROGRESS[ note]\n" to the in-memory events; returns
+ * the line (static per task, valid until the next call) for persisting. */
+const char *task_event_append(struct task *t, const char *extra);
+/* The status file's text, one line with '\n'; caller frees. */
+char *task_status_line(const struct task *t);
+/* The file names shown in a task dir. */
+enum task_file {
+	TF_DIR = 0,
+	TF_PROMPT,
+	TF_STATUS,
+	TF_PROGRESS,
+	TF_ID,
+	TF_EVENTS,
+	TF_TASK_JSON,
+	TF_ERROR,
+	TF_VIDEO,
+	TF_IMAGE,
+	TF_COUNT,
+};
+const char *task_file_name(const struct task *t, enum task_file f);
+/* Whether the file exists now (state dependent); t->mu held. */
+bool task_file_visible(const struct task *t, enum task_file f);
+/* Look a file name up; TF_COUNT when none. */
+enum task_file task_file_lookup(const struct task *t, const char *name);
+/* Snapshot of a text file's content (prompt, status, progress, id, events,
+ * task.json, error); caller frees. t->mu held. */
+char *task_file_text(const struct task *t, enum task_file f, size_t *len);
+/* Size of a file as stat shows it; t->mu held. */
+int64_t task_file_size(const struct task *t, enum task_file f);
+
+#endif

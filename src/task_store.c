@@ -1,0 +1,594 @@
+#include "task_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+
+#define RECORD "record.json"
+#define RECORD_MAX (1 << 20)
+#define PROMPT_FILE_MAX (4 << 20)
+#define EVENTS_MAX (16 << 20)
+
+struct task_store {
+	char *path;
+	int dirfd;
+	int tasks_fd;
+	int new_fd;
+};
+
+static int open_dir(int at, const char *name, char *err, size_t errlen)
+{
+	int fd;
+
+	if (mkdirat(at, name, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", name, strerror(errno));
+		return -1;
+	}
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		snprintf(err, errlen, "cannot open %s: %s", name, strerror(errno));
+	return fd;
+}
+
+int task_store_open(const char *state_dir, struct task_store **out,
+		    char *err, size_t errlen)
+{
+	struct task_store *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->dirfd = s->tasks_fd = s->new_fd = -1;
+	s->path = strdup(state_dir);
+	/* 0700: prompts and videos are the user's own business. */
+	rc = fs_mkdir_p(state_dir, 0700);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot create state dir %s: %s", state_dir,
+			 strerror(-rc));
+		goto fail;
+	}
+	s->dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open state dir %s: %s", state_dir,
+			 strerror(errno));
+		goto fail;
+	}
+	s->tasks_fd = open_dir(s->dirfd, "tasks", err, errlen);
+	s->new_fd = open_dir(s->dirfd, "new", err, errlen);
+	if (s->tasks_fd < 0 || s->new_fd < 0) {
+		rc = -EIO;
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	task_store_close(s);
+	return rc ? rc : -EIO;
+}
+
+void task_store_close(struct task_store *s)
+{
+	if (!s)
+		return;
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	if (s->tasks_fd >= 0)
+		close(s->tasks_fd);
+	if (s->new_fd >= 0)
+		close(s->new_fd);
+	free(s->path);
+	free(s);
+}
+
+const char *task_store_path(const struct task_store *s)
+{
+	return s->path;
+}
+
+int task_store_new_dirfd(const struct task_store *s)
+{
+	return s->new_fd;
+}
+
+static const char *submit_name(enum submit_phase p)
+{
+	return p == SUBMIT_SENDING ? "sending" : p == SUBMIT_DONE ? "done" : "none";
+}
+
+/* The record as JSON text; t->mu held. */
+static char *record_dump(const struct task *t)
+{
+	char hash[24];
+	json_t *o = json_object();
+	char *text;
+
+	snprintf(hash, sizeof(hash), "%016" PRIx64, t->source_hash);
+	json_object_set_new(o, "version", json_integer(1));
+	json_object_set_new(o, "model", json_string(t->model ? t->model : ""));
+	json_object_set_new(o, "seconds", json_string(t->seconds ? t->seconds : ""));
+	json_object_set_new(o, "size", json_string(t->size ? t->size : ""));
+	json_object_set_new(o, "watermark", json_boolean(t->watermark));
+	if (t->image_url)
+		json_object_set_new(o, "image_url", json_string(t->image_url));
+	if (t->image_file)
+		json_object_set_new(o, "image_file", json_string(t->image_file));
+	json_object_set_new(o, "source_hash", json_string(hash));
+	json_object_set_new(o, "created", json_integer(t->created));
+	json_object_set_new(o, "changed", json_integer(t->changed));
+	json_object_set_new(o, "state", json_string(task_state_name(t->state)));
+	json_object_set_new(o, "submit", json_string(submit_name(t->submit)));
+	json_object_set_new(o, "progress", json_integer(t->progress));
+	if (t->id)
+		json_object_set_new(o, "id", json_string(t->id));
+	if (t->reason)
+		json_object_set_new(o, "reason", json_string(t->reason));
+	json_object_set_new(o, "video_size", json_integer(t->video_size));
+	json_object_set_new(o, "video_synced", json_integer(t->video_synced));
+	json_object_set_new(o, "ranges_ok", json_boolean(t->ranges_ok));
+	text = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(o);
+	return text;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) && json_string_length(v) ? json_string_value(v) : NULL;
+}
+
+static int record_parse(struct task *t, const char *text, size_t len)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(text, len, 0, &jerr);
+	const char *v;
+	int st;
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -EINVAL;
+	}
+	task_set_str(&t->model, jstr(o, "model"));
+	task_set_str(&t->seconds, jstr(o, "seconds"));
+	task_set_str(&t->size, jstr(o, "size"));
+	t->watermark = json_is_true(json_object_get(o, "watermark"));
+	task_set_str(&t->image_url, jstr(o, "image_url"));
+	task_set_str(&t->image_file, jstr(o, "image_file"));
+	if ((v = jstr(o, "source_hash")))
+		t->source_hash = strtoull(v, NULL, 16);
+	t->created = json_integer_value(json_object_get(o, "created"));
+	t->changed = json_integer_value(json_object_get(o, "changed"));
+	st = task_state_parse(jstr(o, "state") ? jstr(o, "state") : "");
+	t->state = st < 0 ? TASK_PENDING : (enum task_state)st;
+	v = jstr(o, "submit");
+	t->submit = !v ? SUBMIT_NONE : !strcmp(v, "sending") ? SUBMIT_SENDING :
+		    !strcmp(v, "done") ? SUBMIT_DONE : SUBMIT_NONE;
+	t->progress = (int)json_integer_value(json_object_get(o, "progress"));
+	task_set_str(&t->id, jstr(o, "id"));
+	task_set_str(&t->reason, jstr(o, "reason"));
+	if (json_is_integer(json_object_get(o, "video_size")))
+		t->video_size = json_integer_value(json_object_get(o, "video_size"));
+	t->video_synced = json_integer_value(json_object_get(o, "video_synced"));
+	t->ranges_ok = json_is_true(json_object_get(o, "ranges_ok"));
+	json_decref(o);
+	return 0;
+}
+
+static int task_dirfd(struct task_store *s, const char *name)
+{
+	return openat(s->tasks_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static int write_file(int dirfd, const char *name, const void *data, size_t len)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = fs_pwrite_all(fd, data, len, 0);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int task_store_create(struct task_store *s, struct task *t,
+		      const void *image, size_t image_len, char *err, size_t errlen)
+{
+	char tmp[64];
+	char *record = NULL, *prompt = NULL;
+	size_t prompt_len;
+	int fd = -1, rc;
+	static atomic_uint seq;
+
+	snprintf(tmp, sizeof(tmp), ".new-%d-%u", (int)getpid(), atomic_fetch_add(&seq, 1));
+	if (mkdirat(s->tasks_fd, tmp, 0700) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot store the task: %s", strerror(-rc));
+		return rc;
+	}
+	fd = task_dirfd(s, tmp);
+	if (fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	pthread_mutex_lock(&t->mu);
+	record = record_dump(t);
+	prompt_len = strlen(t->prompt);
+	prompt = strdup(t->prompt);
+	pthread_mutex_unlock(&t->mu);
+	if (!record || !prompt) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = write_file(fd, "prompt", prompt, prompt_len);
+	if (rc == 0 && image && t->image_file)
+		rc = write_file(fd, t->image_file, image, image_len);
+	if (rc == 0 && t->events_len)
+		rc = write_file(fd, "events", t->events, t->events_len);
+	if (rc == 0)
+		rc = write_file(fd, RECORD, record, strlen(record));
+	if (rc == 0)
+		rc = fs_fsync_dir(fd);
+	if (rc < 0)
+		goto fail;
+	/* The task exists from this rename on; NOREPLACE keeps two writers
+	 * of one name from overwriting each other. */
+	if (renameat2(s->tasks_fd, tmp, s->tasks_fd, t->name, RENAME_NOREPLACE) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = fs_fsync_dir(s->tasks_fd);
+	close(fd);
+	free(record);
+	free(prompt);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot store the task: %s", strerror(-rc));
+	return rc;
+fail:
+	if (rc == -EEXIST || rc == -ENOTEMPTY) {
+		rc = -EEXIST;
+		snprintf(err, errlen, "task '%s' already exists", t->name);
+	} else {
+		snprintf(err, errlen, "cannot store the task: %s", strerror(-rc));
+	}
+	if (fd >= 0)
+		close(fd);
+	fs_remove_tree(s->tasks_fd, tmp);
+	free(record);
+	free(prompt);
+	return rc;
+}
+
+int task_store_save(struct task_store *s, struct task *t)
+{
+	char err[256];
+	char *record, *name;
+	int fd, rc;
+
+	pthread_mutex_lock(&t->save_mu);
+	pthread_mutex_lock(&t->mu);
+	if (t->deleted) {
+		pthread_mutex_unlock(&t->mu);
+		pthread_mutex_unlock(&t->save_mu);
+		return 0;
+	}
+	record = record_dump(t);
+	name = strdup(t->name);
+	pthread_mutex_unlock(&t->mu);
+	rc = -ENOMEM;
+	if (record && name) {
+		fd = task_dirfd(s, name);
+		if (fd < 0) {
+			rc = -errno;
+			snprintf(err, sizeof(err), "%s", strerror(errno));
+		} else {
+			rc = fs_write_atomic(fd, RECORD, record, strlen(record), err, sizeof(err));
+			close(fd);
+		}
+		if (rc < 0)
+			log_error("task %s: cannot save its record: %s", name, err);
+	}
+	pthread_mutex_unlock(&t->save_mu);
+	free(record);
+	free(name);
+	return rc;
+}
+
+void task_store_save_answer(struct task_store *s, struct task *t)
+{
+	char err[256];
+	char *json = NULL, *name;
+	size_t len = 0;
+	int fd;
+
+	pthread_mutex_lock(&t->save_mu);
+	pthread_mutex_lock(&t->mu);
+	name = t->deleted ? NULL : strdup(t->name);
+	if (name && t->task_json) {
+		len = t->task_json_len;
+		json = malloc(len + 1);
+		if (json)
+			memcpy(json, t->task_json, len);
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (name && json) {
+		fd = task_dirfd(s, name);
+		if (fd >= 0) {
+			if (fs_write_replace(fd, "task.json", json, len, err, sizeof(err)) < 0)
+				log_warn("task %s: %s", name, err);
+			close(fd);
+		}
+	}
+	pthread_mutex_unlock(&t->save_mu);
+	free(json);
+	free(name);
+}
+
+void task_store_append_event(struct task_store *s, struct task *t, const char *line)
+{
+	char *name;
+	int dfd, fd;
+
+	pthread_mutex_lock(&t->mu);
+	name = t->deleted ? NULL : strdup(t->name);
+	pthread_mutex_unlock(&t->mu);
+	if (!name)
+		return;
+	dfd = task_dirfd(s, name);
+	if (dfd >= 0) {
+		fd = openat(dfd, "events", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			(void)!write(fd, line, strlen(line));
+			close(fd);
+		}
+		close(dfd);
+	}
+	free(name);
+}
+
+int task_store_remove(struct task_store *s, const char *name)
+{
+	char trash[64];
+	static atomic_uint seq;
+	int rc;
+
+	/* Rename first so a crash half-way through deleting never leaves a
+	 * half task that would load as a real one. */
+	snprintf(trash, sizeof(trash), ".trash-%d-%u", (int)getpid(),
+		 atomic_fetch_add(&seq, 1));
+	if (renameat(s->tasks_fd, name, s->tasks_fd, trash) < 0)
+		return -errno;
+	fs_fsync_dir(s->tasks_fd);
+	rc = fs_remove_tree(s->tasks_fd, trash);
+	if (rc < 0)
+		log_warn("cannot delete the files of task %s: %s", name, strerror(-rc));
+	return 0;
+}
+
+int task_store_open_video(struct task_store *s, struct task *t, bool part, int flags)
+{
+	char *name;
+	int dfd, fd;
+
+	pthread_mutex_lock(&t->mu);
+	name = strdup(t->name);
+	pthread_mutex_unlock(&t->mu);
+	if (!name)
+		return -ENOMEM;
+	dfd = task_dirfd(s, name);
+	free(name);
+	if (dfd < 0)
+		return -errno;
+	fd = openat(dfd, part ? "video.mp4.part" : "video.mp4", flags | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = -errno;
+	close(dfd);
+	return fd;
+}
+
+int task_store_open_file(struct task_store *s, struct task *t, const char *file)
+{
+	char *name;
+	int dfd, fd;
+
+	pthread_mutex_lock(&t->mu);
+	name = strdup(t->name);
+	pthread_mutex_unlock(&t->mu);
+	if (!name)
+		return -ENOMEM;
+	dfd = task_dirfd(s, name);
+	free(name);
+	if (dfd < 0)
+		return -errno;
+	fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	close(dfd);
+	return fd;
+}
+
+int task_store_finish_video(struct task_store *s, struct task *t, int part_fd)
+{
+	char *name;
+	int dfd, rc = 0;
+
+	if (fsync(part_fd) < 0)
+		return -errno;
+	pthread_mutex_lock(&t->mu);
+	name = strdup(t->name);
+	pthread_mutex_unlock(&t->mu);
+	if (!name)
+		return -ENOMEM;
+	dfd = task_dirfd(s, name);
+	free(name);
+	if (dfd < 0)
+		return -errno;
+	if (renameat(dfd, "video.mp4.part", dfd, "video.mp4") < 0)
+		rc = -errno;
+	else
+		rc = fs_fsync_dir(dfd);
+	close(dfd);
+	return rc;
+}
+
+/* Bring the in-memory video fields in line with what is on disk. */
+static void load_video(struct task *t, int dfd)
+{
+	struct stat st;
+
+	if (t->image_file && fstatat(dfd, t->image_file, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		t->image_size = st.st_size;
+
+	if (fstatat(dfd, "video.mp4", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		t->video_done = true;
+		t->video_size = st.st_size;
+		t->video_have = st.st_size;
+		t->video_synced = st.st_size;
+		return;
+	}
+	if (fstatat(dfd, "video.mp4.part", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		/* Only bytes that were fsynced are trusted after a crash. */
+		int64_t have = st.st_size < t->video_synced ? st.st_size : t->video_synced;
+		t->video_have = have;
+		t->video_synced = have;
+	} else {
+		t->video_have = 0;
+		t->video_synced = 0;
+	}
+}
+
+static struct task *load_one(struct task_store *s, const char *name)
+{
+	char *text = NULL;
+	size_t len;
+	struct task *t;
+	int dfd, rc;
+
+	dfd = task_dirfd(s, name);
+	if (dfd < 0)
+		return NULL;
+	t = task_new(name);
+	if (!t)
+		goto fail;
+	rc = fs_read_all(dfd, RECORD, RECORD_MAX, &text, &len);
+	if (rc < 0 || record_parse(t, text, len) < 0) {
+		log_error("task %s: unreadable record in %s/tasks/%s (%s); left alone",
+			  name, s->path, name, rc < 0 ? strerror(-rc) : "not valid JSON");
+		goto fail;
+	}
+	free(text);
+	text = NULL;
+	if (fs_read_all(dfd, "prompt", PROMPT_FILE_MAX, &text, &len) == 0) {
+		t->prompt = text;
+		text = NULL;
+	} else {
+		t->prompt = strdup("");
+	}
+	if (fs_read_all(dfd, "task.json", RECORD_MAX, &text, &len) == 0) {
+		t->task_json = text;
+		t->task_json_len = len;
+		text = NULL;
+	}
+	if (fs_read_all(dfd, "events", EVENTS_MAX, &text, &len) == 0) {
+		t->events = text;
+		t->events_len = len;
+		t->events_cap = len + 1;
+		text = NULL;
+	}
+	load_video(t, dfd);
+	close(dfd);
+	return t;
+fail:
+	free(text);
+	task_unref(t);
+	close(dfd);
+	return NULL;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int task_store_load(struct task_store *s,
+		    void (*each)(void *ctx, struct task *t), void *ctx)
+{
+	int fd = dup(s->tasks_fd);
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int loaded = 0;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.') {
+			/* Leftovers of a crash: a task never completed its
+			 * creation, or a removal was cut short. */
+			if (strncmp(de->d_name, ".new-", 5) == 0 ||
+			    strncmp(de->d_name, ".trash-", 7) == 0)
+				fs_remove_tree(s->tasks_fd, de->d_name);
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **p = realloc(names, cap * sizeof(*p));
+			if (!p)
+				break;
+			names = p;
+		}
+		names[n] = strdup(de->d_name);
+		if (names[n])
+			n++;
+	}
+	closedir(d);
+	/* Creation order would be nicer, but name order is stable and the
+	 * record's created time is there for anyone who sorts. */
+	qsort(names, n, sizeof(*names), compare_names);
+	for (size_t i = 0; i < n; i++) {
+		struct task *t = load_one(s, names[i]);
+		free(names[i]);
+		if (!t)
+			continue;
+		if (t->submit == SUBMIT_SENDING && !t->id && t->state == TASK_PENDING) {
+			/* The create may have reached the provider: sending it
+			 * again could pay twice, so the user decides. */
+			t->state = TASK_FAILED;
+			task_set_str(&t->reason, "submission outcome unknown "
+				     "(veofs stopped while sending; see the provider's "
+				     "dashboard before retrying)");
+			const char *line = task_event_append(t, "submission outcome unknown");
+			task_store_append_event(s, t, line);
+			task_store_save(s, t);
+		}
+		each(ctx, t);
+		loaded++;
+	}
+	free(names);
+	return loaded;
+}

@@ -1,0 +1,437 @@
+#include "tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "inode.h"
+#include "kernel_notify.h"
+#include "log.h"
+#include "task_store.h"
+#include "task_table.h"
+#include "video_reader.h"
+
+#define TIMEOUT_CHANGING 1.0     /* invalidations make this a fallback */
+#define TIMEOUT_FIXED 3600.0
+
+/* Readdir cookies of the root: 1 ".", 2 "..", 3 "new", then 3 + tid. */
+#define ROOT_COOKIE_TASKS 3
+
+struct tree_file {
+	struct task *t;
+	enum task_file which;
+	int fd;            /* video or image */
+	char *text;        /* snapshot of a text file at open */
+	size_t text_len;
+};
+
+static void dir_attr(struct tree *tr, struct stat *st, uint64_t ino, long long mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	st->st_uid = tr->uid;
+	st->st_gid = tr->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = (time_t)mtime;
+	st->st_blksize = 4096;
+}
+
+/* t->mu held. */
+static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
+			   struct tree_attr *a)
+{
+	struct stat *st = &a->st;
+	long long mtime = t->changed ? t->changed : t->created;
+
+	if (f == TF_DIR) {
+		dir_attr(tr, st, ino_of_task_file(t->tid, TF_DIR), mtime);
+		a->timeout = TIMEOUT_CHANGING;
+		return;
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino_of_task_file(t->tid, f);
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_uid = tr->uid;
+	st->st_gid = tr->gid;
+	st->st_blksize = 4096;
+	if (f == TF_IMAGE)
+		st->st_size = t->image_size;
+	else
+		st->st_size = task_file_size(t, f);
+	st->st_blocks = (st->st_size + 511) / 512;
+	switch (f) {
+	case TF_PROMPT:
+	case TF_ID:
+	case TF_IMAGE:
+		mtime = t->created;
+		a->timeout = TIMEOUT_FIXED;
+		break;
+	case TF_VIDEO:
+		a->timeout = t->video_done ? TIMEOUT_FIXED : TIMEOUT_CHANGING;
+		break;
+	default:
+		a->timeout = TIMEOUT_CHANGING;
+		break;
+	}
+	st->st_mtime = st->st_ctime = st->st_atime = (time_t)mtime;
+}
+
+static long long root_mtime(struct tree *tr)
+{
+	return tr->started;
+}
+
+int tree_getattr(struct tree *tr, uint64_t ino, struct tree_attr *a)
+{
+	struct task *t;
+	enum task_file f;
+	int rc = 0;
+
+	if (ino == INO_ROOT || ino == INO_NEW) {
+		dir_attr(tr, &a->st, ino, root_mtime(tr));
+		a->timeout = TIMEOUT_CHANGING;
+		return 0;
+	}
+	if (!ino_is_task(ino))
+		return -ENOENT;
+	t = task_table_get_tid(tr->table, ino_task_tid(ino));
+	if (!t)
+		return -ENOENT;
+	f = ino_task_file(ino);
+	pthread_mutex_lock(&t->mu);
+	if (f != TF_DIR && !task_file_visible(t, f))
+		rc = -ENOENT;
+	else
+		task_file_attr(tr, t, f, a);
+	pthread_mutex_unlock(&t->mu);
+	task_unref(t);
+	return rc;
+}
+
+int tree_lookup(struct tree *tr, uint64_t parent, const char *name, struct tree_attr *a)
+{
+	struct task *t;
+	enum task_file f;
+	int rc = 0;
+
+	if (parent == INO_ROOT) {
+		if (!strcmp(name, "new")) {
+			dir_attr(tr, &a->st, INO_NEW, root_mtime(tr));
+			a->timeout = TIMEOUT_CHANGING;
+			return 0;
+		}
+		t = task_table_get_name(tr->table, name);
+		if (!t)
+			return -ENOENT;
+		pthread_mutex_lock(&t->mu);
+		task_file_attr(tr, t, TF_DIR, a);
+		pthread_mutex_unlock(&t->mu);
+		task_unref(t);
+		return 0;
+	}
+	if (!ino_is_task(parent) || ino_task_file(parent) != TF_DIR)
+		return -ENOTDIR;
+	t = task_table_get_tid(tr->table, ino_task_tid(parent));
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&t->mu);
+	f = task_file_lookup(t, name);
+	if (f == TF_COUNT)
+		rc = -ENOENT;
+	else
+		task_file_attr(tr, t, f, a);
+	pthread_mutex_unlock(&t->mu);
+	task_unref(t);
+	return rc;
+}
+
+static int readdir_root(struct tree *tr, off_t off, tree_fill_fn fill, void *ctx)
+{
+	struct stat st = {0};
+	struct task *batch[64];
+
+	st.st_mode = S_IFDIR;
+	if (off < 1) {
+		st.st_ino = INO_ROOT;
+		if (fill(ctx, ".", &st, 1))
+			return 0;
+	}
+	if (off < 2) {
+		st.st_ino = INO_ROOT;
+		if (fill(ctx, "..", &st, 2))
+			return 0;
+	}
+	if (off < 3) {
+		st.st_ino = INO_NEW;
+		if (fill(ctx, "new", &st, 3))
+			return 0;
+	}
+	uint32_t after = off <= ROOT_COOKIE_TASKS ? 0 : (uint32_t)(off - ROOT_COOKIE_TASKS);
+	for (;;) {
+		size_t n = task_table_list(tr->table, after, batch, 64);
+		size_t i;
+		int full = 0;
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++) {
+			struct task *t = batch[i];
+			if (!full) {
+				pthread_mutex_lock(&t->mu);
+				st.st_ino = ino_of_task_file(t->tid, TF_DIR);
+				full = fill(ctx, t->name, &st, ROOT_COOKIE_TASKS + t->tid);
+				pthread_mutex_unlock(&t->mu);
+				if (!full)
+					after = t->tid;
+			}
+			task_unref(t);
+		}
+		if (full)
+			break;
+	}
+	return 0;
+}
+
+static int readdir_task(struct tree *tr, uint64_t ino, off_t off, tree_fill_fn fill, void *ctx)
+{
+	struct task *t = task_table_get_tid(tr->table, ino_task_tid(ino));
+	struct stat st = {0};
+
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&t->mu);
+	st.st_mode = S_IFDIR;
+	st.st_ino = ino;
+	if (off < 1 && fill(ctx, ".", &st, 1))
+		goto out;
+	st.st_ino = INO_ROOT;
+	if (off < 2 && fill(ctx, "..", &st, 2))
+		goto out;
+	st.st_mode = S_IFREG;
+	/* Cookie 2 + file index: stable while files come and go. */
+	for (int f = TF_PROMPT; f < TF_COUNT; f++) {
+		if (off >= 2 + f || !task_file_visible(t, f))
+			continue;
+		st.st_ino = ino_of_task_file(t->tid, f);
+		if (fill(ctx, task_file_name(t, f), &st, 2 + f))
+			break;
+	}
+out:
+	pthread_mutex_unlock(&t->mu);
+	task_unref(t);
+	return 0;
+}
+
+int tree_readdir(struct tree *tr, uint64_t ino, off_t off, tree_fill_fn fill, void *ctx)
+{
+	if (ino == INO_ROOT)
+		return readdir_root(tr, off, fill, ctx);
+	if (ino_is_task(ino) && ino_task_file(ino) == TF_DIR)
+		return readdir_task(tr, ino, off, fill, ctx);
+	return -ENOTDIR;
+}
+
+int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
+	      struct tree_open_info *info)
+{
+	struct tree_file *f;
+	struct task *t;
+	enum task_file which;
+	bool done = false;
+
+	if (!ino_is_task(ino))
+		return -EISDIR;
+	which = ino_task_file(ino);
+	if (which == TF_DIR)
+		return -EISDIR;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+		return -EACCES;
+	t = task_table_get_tid(tr->table, ino_task_tid(ino));
+	if (!t)
+		return -ENOENT;
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		task_unref(t);
+		return -ENOMEM;
+	}
+	f->t = t;
+	f->which = which;
+	f->fd = -1;
+	memset(info, 0, sizeof(*info));
+	pthread_mutex_lock(&t->mu);
+	if (!task_file_visible(t, which)) {
+		pthread_mutex_unlock(&t->mu);
+		goto enoent;
+	}
+	switch (which) {
+	case TF_VIDEO:
+		done = t->video_done;
+		info->keep_cache = done;
+		break;
+	case TF_IMAGE:
+		info->keep_cache = true;
+		break;
+	case TF_EVENTS:
+		/* Read live: tail -f reads on from where it was. */
+		info->direct_io = true;
+		break;
+	case TF_PROMPT:
+	case TF_ID:
+		info->keep_cache = true;
+		f->text = task_file_text(t, which, &f->text_len);
+		break;
+	default:
+		info->direct_io = true;
+		f->text = task_file_text(t, which, &f->text_len);
+		break;
+	}
+	char image[NAME_MAX + 1] = "";
+	if (which == TF_IMAGE)
+		snprintf(image, sizeof(image), "%s", t->image_file);
+	pthread_mutex_unlock(&t->mu);
+
+	if (which == TF_VIDEO) {
+		f->fd = task_store_open_video(tr->store, t, !done, O_RDONLY);
+		if (f->fd < 0 && !done) {
+			/* Finished between our look and the open. */
+			f->fd = task_store_open_video(tr->store, t, false, O_RDONLY);
+		}
+		if (f->fd < 0) {
+			log_warn("task %s: cannot open the video: %s", t->name, strerror(-f->fd));
+			goto enoent;
+		}
+	} else if (which == TF_IMAGE) {
+		f->fd = task_store_open_file(tr->store, t, image);
+		if (f->fd < 0)
+			goto enoent;
+	}
+	*out = f;
+	return 0;
+enoent:
+	free(f->text);
+	free(f);
+	task_unref(t);
+	return -ENOENT;
+}
+
+ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, off_t off)
+{
+	struct task *t = f->t;
+
+	if (off < 0)
+		return -EINVAL;
+	switch (f->which) {
+	case TF_VIDEO:
+		return video_reader_read(tr->engine, t, f->fd, buf, size, off);
+	case TF_IMAGE: {
+		ssize_t n = pread(f->fd, buf, size, off);
+		return n < 0 ? -errno : n;
+	}
+	case TF_EVENTS: {
+		size_t n = 0;
+		pthread_mutex_lock(&t->mu);
+		if ((size_t)off < t->events_len) {
+			n = t->events_len - (size_t)off;
+			if (n > size)
+				n = size;
+			memcpy(buf, t->events + off, n);
+		}
+		pthread_mutex_unlock(&t->mu);
+		return (ssize_t)n;
+	}
+	default:
+		if (!f->text || (size_t)off >= f->text_len)
+			return 0;
+		size_t n = f->text_len - (size_t)off;
+		if (n > size)
+			n = size;
+		memcpy(buf, f->text + off, n);
+		return (ssize_t)n;
+	}
+}
+
+int tree_read_fd(struct tree *tr, struct tree_file *f, off_t off, size_t *size)
+{
+	int64_t end;
+
+	if (f->fd < 0)
+		return -1;
+	if (f->which == TF_IMAGE)
+		return f->fd;
+	if (f->which != TF_VIDEO)
+		return -1;
+	pthread_mutex_lock(&f->t->mu);
+	end = f->t->video_size;
+	int ready = f->t->video_done ||
+		    (off + (int64_t)*size <= f->t->video_have) ||
+		    (end >= 0 && end <= f->t->video_have);
+	pthread_mutex_unlock(&f->t->mu);
+	if (!ready)
+		return -1;
+	if (end >= 0 && off >= end) {
+		*size = 0;
+	} else if (end >= 0 && off + (int64_t)*size > end) {
+		*size = (size_t)(end - off);
+	}
+	return f->fd;
+}
+
+void tree_release(struct tree *tr, struct tree_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	task_unref(f->t);
+	free(f->text);
+	free(f);
+}
+
+int tree_unlink(struct tree *tr, uint64_t parent, const char *name)
+{
+	struct task *t;
+	enum task_file f;
+
+	if (parent == INO_ROOT)
+		return task_table_get_name(tr->table, name) || !strcmp(name, "new") ?
+		       (task_unref(task_table_get_name(tr->table, name)), -EISDIR) : -ENOENT;
+	if (!ino_is_task(parent) || ino_task_file(parent) != TF_DIR)
+		return -ENOENT;
+	t = task_table_get_tid(tr->table, ino_task_tid(parent));
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&t->mu);
+	f = task_file_lookup(t, name);
+	if (f != TF_COUNT)
+		t->hidden |= 1u << f;
+	pthread_mutex_unlock(&t->mu);
+	task_unref(t);
+	return f == TF_COUNT ? -ENOENT : 0;
+}
+
+int tree_rmdir(struct tree *tr, uint64_t parent, const char *name)
+{
+	struct task *t;
+	int rc;
+
+	if (parent != INO_ROOT)
+		return -ENOTDIR;
+	if (!strcmp(name, "new"))
+		return -EBUSY;
+	t = task_table_remove(tr->table, name);
+	if (!t)
+		return -ENOENT;
+	engine_forget(tr->engine, t);
+	rc = task_store_remove(tr->store, name);
+	if (rc < 0)
+		log_error("task %s: forgotten, but its files stay: %s", name, strerror(-rc));
+	else
+		log_info("task %s: removed", name);
+	task_unref(t);
+	return 0;
+}

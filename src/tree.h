@@ -1,0 +1,64 @@
+/* The task side of the tree: the root, task directories and their files,
+ * all answered from memory (getattr, lookup and readdir never touch the
+ * network or wait on a worker). new/ is dropbox.c's. */
+#ifndef VEOFS_TREE_H
+#define VEOFS_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct task_table;
+struct task_store;
+struct engine;
+struct kernel_notify;
+
+struct tree {
+	struct task_table *table;
+	struct task_store *store;
+	struct engine *engine;
+	struct kernel_notify *notify;
+	uid_t uid;
+	gid_t gid;
+	long long started;
+};
+
+/* How long the kernel may keep an answer; changes also invalidate. */
+struct tree_attr {
+	struct stat st;
+	double timeout;
+};
+
+int tree_getattr(struct tree *tr, uint64_t ino, struct tree_attr *a);
+/* parent is INO_ROOT or a task directory. */
+int tree_lookup(struct tree *tr, uint64_t parent, const char *name, struct tree_attr *a);
+
+/* fill returns non-zero when its buffer is full; next is the cookie of
+ * the following entry. */
+typedef int (*tree_fill_fn)(void *ctx, const char *name, const struct stat *st, off_t next);
+int tree_readdir(struct tree *tr, uint64_t ino, off_t off, tree_fill_fn fill, void *ctx);
+
+struct tree_file;
+struct tree_open_info {
+	bool direct_io;   /* text that changes: no page cache, no stale size */
+	bool keep_cache;  /* content never changes again: keep pages */
+};
+int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **f,
+	      struct tree_open_info *info);
+/* Bytes read into buf, or -errno. */
+ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, off_t off);
+/* When [off, off+size) of an on-disk file (a finished or arrived part of
+ * the video, the image) can be served straight from a file descriptor,
+ * returns it (owned by f) and clips *size to the file's end; else -1. */
+int tree_read_fd(struct tree *tr, struct tree_file *f, off_t off, size_t *size);
+void tree_release(struct tree *tr, struct tree_file *f);
+
+/* rm -r support: a file in a task dir can be "removed" (hidden until the
+ * next mount) so that rm -r NAME ends in a clean rmdir. */
+int tree_unlink(struct tree *tr, uint64_t parent, const char *name);
+/* rmdir NAME: forget the task and delete its local files. */
+int tree_rmdir(struct tree *tr, uint64_t parent, const char *name);
+
+#endif

@@ -1,0 +1,153 @@
+#include "video_reader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "scheduler.h"
+#include "task.h"
+
+/* A read this far past the downloaded bytes is a seek: fetch the range
+ * directly instead of waiting for the sequential download to get there. */
+#define SEEK_AHEAD_BYTES (4LL << 20)
+
+int video_reader_ready(struct task *t, int64_t off, size_t len)
+{
+	int ready;
+
+	pthread_mutex_lock(&t->mu);
+	int64_t end = off + (int64_t)len;
+	if (t->video_size >= 0 && end > t->video_size)
+		end = t->video_size;
+	ready = t->video_done || end <= t->video_have;
+	pthread_mutex_unlock(&t->mu);
+	return ready;
+}
+
+static ssize_t pread_all(int fd, char *buf, size_t len, int64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, off + (int64_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+struct range_buf {
+	char *buf;
+	size_t want, got;
+	int honoured;
+};
+
+static int range_start(void *ctx, int64_t total, bool honoured)
+{
+	struct range_buf *r = ctx;
+
+	r->honoured = honoured;
+	/* A server that ignores Range would send the whole video: stop. */
+	return honoured ? 0 : -1;
+}
+
+static int range_data(void *ctx, const void *buf, size_t len)
+{
+	struct range_buf *r = ctx;
+	size_t n = len > r->want - r->got ? r->want - r->got : len;
+
+	memcpy(r->buf + r->got, buf, n);
+	r->got += n;
+	return 0;
+}
+
+/* 1: served from the provider; 0: can't, wait instead; -errno: failed. */
+static ssize_t fetch_range(struct engine *e, struct task *t, char *buf,
+			   size_t len, int64_t off)
+{
+	struct remote_result res = {0};
+	struct range_buf r = {.buf = buf, .want = len, .honoured = -1};
+	struct remote_sink sink = {.ctx = &r, .on_start = range_start, .on_data = range_data};
+	char id[256];
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	snprintf(id, sizeof(id), "%s", t->id ? t->id : "");
+	pthread_mutex_unlock(&t->mu);
+	if (!id[0])
+		return 0;
+	rc = e->remote->ops->content(e->remote, id, NULL, off, (int64_t)len,
+				     (long)e->o.timeout_s * 1000, &sink, &res);
+	remote_result_clear(&res);
+	pthread_mutex_lock(&t->mu);
+	if (r.honoured == 0)
+		t->range_support = 0;
+	else if (r.honoured == 1)
+		t->range_support = 1;
+	pthread_mutex_unlock(&t->mu);
+	if (rc == 0 && r.got == len)
+		return (ssize_t)len;
+	return 0;
+}
+
+ssize_t video_reader_read(struct engine *e, struct task *t, int fd, char *buf,
+			  size_t len, int64_t off)
+{
+	struct timespec deadline;
+	int64_t end;
+	bool timed_out = false;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->video_size >= 0 && off >= t->video_size) {
+		pthread_mutex_unlock(&t->mu);
+		return 0;
+	}
+	end = off + (int64_t)len;
+	if (t->video_size >= 0 && end > t->video_size)
+		end = t->video_size;
+	len = (size_t)(end - off);
+	if (t->video_done || end <= t->video_have) {
+		pthread_mutex_unlock(&t->mu);
+		return pread_all(fd, buf, len, off);
+	}
+	bool seek = off >= t->video_have + SEEK_AHEAD_BYTES && t->range_support != 0;
+	pthread_mutex_unlock(&t->mu);
+
+	if (seek) {
+		ssize_t n = fetch_range(e, t, buf, len, off);
+		if (n > 0)
+			return n;
+	}
+
+	/* Make sure a download is running (it may be backing off). */
+	engine_kick(e, t);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += e->o.timeout_s;
+	pthread_mutex_lock(&t->mu);
+	while (!t->video_done && t->video_have < end && !t->deleted &&
+	       t->state == TASK_COMPLETED) {
+		if (pthread_cond_timedwait(&t->video_cv, &t->mu, &deadline) == ETIMEDOUT) {
+			timed_out = true;
+			break;
+		}
+	}
+	bool ready = t->video_done || t->video_have >= end;
+	pthread_mutex_unlock(&t->mu);
+	if (!ready) {
+		log_warn("task %s: read of video.mp4 at byte %lld %s", t->name,
+			 (long long)off, timed_out ? "timed out waiting for the download"
+						   : "failed: the download stopped");
+		return -EIO;
+	}
+	return pread_all(fd, buf, len, off);
+}
