@@ -1920,7 +1920,7 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss = { 0 };
 	unsigned int flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
-			     MHD_USE_THREAD_PER_CONNECTION;
+			     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
 	const union MHD_DaemonInfo *info;
 	struct sim *s = calloc(1, sizeof(*s));
 	const char *host;

@@ -859,21 +859,29 @@ static void box_header(const struct layout *l, unsigned char *h)
 	}
 }
 
-/* Filler at absolute offset off, a pure function of (key, off). */
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8)
+		p[i] = v & 0xff;
+}
+
+/* Filler at absolute offset off, a pure function of (key, off): byte off
+ * is byte (off % 8) of the little-endian word splitmix64(key ^ off / 8). */
 static void fill(uint64_t key, int64_t off, unsigned char *out, size_t len)
 {
-	while (len > 0) {
-		uint64_t word = splitmix64(key ^ (uint64_t)(off >> 3));
-		int shift = (int)(off & 7);
-		size_t n = 8 - shift;
+	unsigned char word[8];
 
-		if (n > len)
-			n = len;
-		for (size_t i = 0; i < n; i++)
-			out[i] = (word >> (8 * (shift + i))) & 0xff;
-		out += n;
-		off += n;
-		len -= n;
+	while (len > 0 && (off & 7)) {
+		put_le64(word, splitmix64(key ^ (uint64_t)(off >> 3)));
+		*out++ = word[off & 7];
+		off++;
+		len--;
+	}
+	for (; len >= 8; len -= 8, off += 8, out += 8)
+		put_le64(out, splitmix64(key ^ (uint64_t)(off >> 3)));
+	if (len > 0) {
+		put_le64(word, splitmix64(key ^ (uint64_t)(off >> 3)));
+		memcpy(out, word, len);
 	}
 }
 
