@@ -1082,6 +1082,7 @@ struct download {
 	int64_t skip;        /* bytes still to drop before offset */
 	int64_t received;    /* body bytes of the final answer */
 	int64_t expected;    /* what the headers promised, -1 unknown */
+	bool excess;         /* the server sent more than it declared */
 	char reject[REMOTE_REASON_MAX];
 	bool reject_retryable;
 };
@@ -1210,6 +1211,22 @@ static size_t on_content(char *data, size_t size, size_t nmemb, void *userp)
 	return size * nmemb;
 }
 
+/* curl stops reading at Content-Length and only mentions bytes beyond it
+ * in its verbose text; a body longer than declared means the declared
+ * length (and so the video) is wrong. Nothing else of the verbose stream
+ * is looked at: it holds the request headers, key included. */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size,
+		    void *userp)
+{
+	struct download *d = userp;
+	static const char excess[] = "Excess found";
+
+	if (type == CURLINFO_TEXT && size >= sizeof(excess) - 1 &&
+	    !strncasecmp(data, excess, sizeof(excess) - 1))
+		d->excess = true;
+	return 0;
+}
+
 static bool content_error_retryable(int st)
 {
 	return st == 400 || st == 404 || st == 409 || (st >= 200 && st < 300) ||
@@ -1226,6 +1243,7 @@ static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
 	d->skip = 0;
 	d->received = 0;
 	d->expected = -1;
+	d->excess = false;
 	buffer_free(&d->x.body);
 
 	CURLcode rc = exchange_setup(&d->x, url, send_key);
@@ -1233,6 +1251,12 @@ static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_WRITEFUNCTION, on_content);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_WRITEDATA, d);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_DEBUGFUNCTION, on_debug);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_DEBUGDATA, d);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_VERBOSE, 1L);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	if (rc == CURLE_OK)
@@ -1296,6 +1320,12 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 		if (d->expected >= 0 && d->received != d->expected) {
 			set_reason(res, "body length mismatch: got %lld of %lld bytes",
 				   (long long)d->received, (long long)d->expected);
+			res->retryable = true;
+			return DL_FAILED;
+		}
+		if (d->excess) {
+			set_reason(res, "long body: more than the declared %lld bytes",
+				   (long long)d->expected);
 			res->retryable = true;
 			return DL_FAILED;
 		}

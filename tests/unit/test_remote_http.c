@@ -517,6 +517,62 @@ static enum MHD_Result s_redirect(struct server *s, struct MHD_Connection *c,
 	return answer(c, 302, "text/plain", "moved", "Location", s->location);
 }
 
+/* A one-shot raw server for answers MHD will not produce reliably: the
+ * whole answer goes out in one write, so the client sees it in one read. */
+struct raw_server {
+	int fd;
+	unsigned short port;
+	const char *answer;
+	size_t len;
+	pthread_t thread;
+};
+
+static void *raw_serve(void *p)
+{
+	struct raw_server *rs = p;
+	int c = accept(rs->fd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	char req[4096];
+	size_t got = 0;
+	while (got < sizeof(req) - 1) {
+		ssize_t n = recv(c, req + got, sizeof(req) - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		req[got] = '\0';
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	send(c, rs->answer, rs->len, MSG_NOSIGNAL);
+	wait_or_stop(2000);
+	close(c);
+	return NULL;
+}
+
+static void raw_server_start(struct raw_server *rs, const char *answer, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	rs->fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(rs->fd, (struct sockaddr *)&a, alen), 0);
+	cr_assert_eq(listen(rs->fd, 4), 0);
+	getsockname(rs->fd, (struct sockaddr *)&a, &alen);
+	rs->port = ntohs(a.sin_port);
+	rs->answer = answer;
+	rs->len = len;
+	pthread_create(&rs->thread, NULL, raw_serve, rs);
+}
+
+static void raw_server_stop(struct raw_server *rs)
+{
+	atomic_store(&stopping, true);
+	shutdown(rs->fd, SHUT_RDWR);
+	pthread_join(rs->thread, NULL);
+	close(rs->fd);
+}
+
 /* ---- fixtures and helpers ---- */
 
 static struct remote *remote;
@@ -1248,6 +1304,32 @@ Test(remote_http, content_short_body_is_detected)
 	cr_assert_eq(st.len, VIDEO_SIZE / 2);
 	free(st.data);
 	remote_result_clear(&res);
+}
+
+Test(remote_http, content_long_body_is_detected)
+{
+	/* Declares half of what it sends, the way a broken gateway might. */
+	static char answer[8192];
+	int n = snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\n"
+			 "Content-Type: video/mp4\r\nContent-Length: 2000\r\n\r\n");
+	memcpy(answer + n, video, 4000);
+	struct raw_server rs;
+	raw_server_start(&rs, answer, (size_t)n + 4000);
+	char base[64];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u/v1", rs.port);
+	struct remote *r = make_remote(base, 5);
+	struct sink_state st = {0};
+	struct remote_sink sink = { &st, sink_start, sink_data };
+	struct remote_result res = {0};
+
+	int rc = r->ops->content(r, "video_1", NULL, 0, -1, 0, &sink, &res);
+	raw_server_stop(&rs);
+	cr_assert_eq(rc, -1);
+	cr_assert(res.retryable);
+	cr_assert_str_eq(res.reason, "long body: more than the declared 2000 bytes");
+	free(st.data);
+	remote_result_clear(&res);
+	remote_destroy(r);
 }
 
 Test(remote_http, content_sink_abort)
