@@ -590,11 +590,10 @@ static bool exchange_begin(struct exchange *x, struct http_remote *hr,
 
 static void exchange_end(struct exchange *x)
 {
-	/* Detach our buffers from the handle: it outlives this exchange. */
-	if (x->curl) {
-		curl_easy_setopt(x->curl, CURLOPT_ERRORBUFFER, NULL);
-		curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, NULL);
-	}
+	/* The handle outlives this exchange: drop every pointer it holds
+	 * into our stack and buffers (the connection cache stays). */
+	if (x->curl)
+		curl_easy_reset(x->curl);
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
 	buffer_free(&x->body);
