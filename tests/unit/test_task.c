@@ -1,0 +1,300 @@
+#include <criterion/criterion.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inode.h"
+#include "task.h"
+
+static char *text_of(struct task *t, enum task_file f)
+{
+	size_t len = 12345;
+	char *s = task_file_text(t, f, &len);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(len, strlen(s));
+	return s;
+}
+
+static void assert_status(struct task *t, const char *want)
+{
+	char *s = task_status_line(t);
+
+	cr_assert_not_null(s);
+	cr_assert_str_eq(s, want);
+	free(s);
+}
+
+Test(task, new_task_defaults)
+{
+	struct task *t = task_new("job");
+
+	cr_assert_not_null(t);
+	cr_assert_str_eq(t->name, "job");
+	cr_assert_eq(t->state, TASK_PENDING);
+	cr_assert_eq(t->submit, SUBMIT_NONE);
+	cr_assert_eq(t->video_size, -1);
+	cr_assert_eq(t->range_support, -1);
+	cr_assert_eq(t->sched[0].heap_index, -1);
+	cr_assert_eq(t->sched[1].heap_index, -1);
+	cr_assert_eq(t->sched[0].rerun_ms, -1);
+	cr_assert_eq(atomic_load(&t->refs), 1);
+	task_unref(t);
+	task_unref(NULL);
+}
+
+Test(task, references)
+{
+	struct task *t = task_new("job");
+
+	cr_assert_eq(task_ref(t), t);
+	cr_assert_eq(atomic_load(&t->refs), 2);
+	task_unref(t);
+	cr_assert_eq(atomic_load(&t->refs), 1);
+	task_set_str(&t->prompt, "kept alive");
+	task_unref(t); /* frees; ASan/valgrind would see a leak or double free */
+}
+
+Test(task, set_str_copies_and_clears)
+{
+	struct task *t = task_new("job");
+	char buf[16] = "abc";
+
+	task_set_str(&t->model, buf);
+	strcpy(buf, "xyz");
+	cr_assert_str_eq(t->model, "abc");
+	task_set_str(&t->model, t->model); /* self-assignment must be safe */
+	cr_assert_str_eq(t->model, "abc");
+	task_set_str(&t->model, NULL);
+	cr_assert_null(t->model);
+	task_unref(t);
+}
+
+Test(task, status_lines_per_state)
+{
+	struct task *t = task_new("job");
+
+	assert_status(t, "pending\n");
+	task_set_str(&t->note, "retrying in 20s (connection refused)");
+	assert_status(t, "pending: retrying in 20s (connection refused)\n");
+	task_set_str(&t->note, NULL);
+	task_set_str(&t->reason, "waiting");
+	assert_status(t, "pending: waiting\n");
+	task_set_str(&t->reason, NULL);
+
+	t->state = TASK_QUEUED;
+	assert_status(t, "queued\n");
+	t->state = TASK_IN_PROGRESS;
+	t->progress = 42;
+	assert_status(t, "in_progress 42%\n");
+	task_set_str(&t->note, "poll failed: timed out; retrying in 2s");
+	assert_status(t, "in_progress 42% (poll failed: timed out; retrying in 2s)\n");
+	task_set_str(&t->note, NULL);
+
+	t->state = TASK_COMPLETED;
+	t->progress = 100;
+	assert_status(t, "completed\n");
+
+	t->state = TASK_FAILED;
+	task_set_str(&t->reason, "content policy violation");
+	assert_status(t, "failed: content policy violation\n");
+	task_set_str(&t->reason, NULL);
+	assert_status(t, "failed: unknown reason\n");
+	task_unref(t);
+}
+
+Test(task, events_are_iso8601_lines_that_only_grow)
+{
+	struct task *t = task_new("job");
+	regex_t re;
+	const char *line;
+	size_t before;
+
+	cr_assert_eq(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+			     "\\.[0-9]{3}Z pending 0\n$", REG_EXTENDED), 0);
+	line = task_event_append(t, NULL);
+	cr_assert_eq(regexec(&re, line, 0, NULL, 0), 0, "bad line '%s'", line);
+	regfree(&re);
+	cr_assert_str_eq(t->events, line);
+	cr_assert_gt(t->changed, 0);
+
+	t->state = TASK_IN_PROGRESS;
+	t->progress = 7;
+	before = t->events_len;
+	line = task_event_append(t, "note here");
+	cr_assert(strstr(line, " in_progress 7 note here\n"), "line '%s'", line);
+	cr_assert_eq(t->events_len, before + strlen(line));
+	cr_assert_eq(strncmp(t->events + before, line, strlen(line)), 0);
+
+	/* many lines: the buffer grows, earlier lines stay */
+	for (int i = 0; i < 500; i++)
+		task_event_append(t, "x");
+	cr_assert(strstr(t->events, "pending 0\n"));
+	size_t lines = 0;
+	for (size_t i = 0; i < t->events_len; i++)
+		lines += t->events[i] == '\n';
+	cr_assert_eq(lines, 502);
+	task_unref(t);
+}
+
+Test(task, event_with_a_huge_note_stays_one_line)
+{
+	struct task *t = task_new("job");
+	char big[2000];
+	const char *line;
+
+	memset(big, 'r', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	line = task_event_append(t, big);
+	size_t n = strlen(line);
+	cr_assert_gt(n, 10);
+	cr_assert_eq(line[n - 1], '\n');
+	cr_assert_eq(strchr(line, '\n'), line + n - 1, "the note split the line");
+	cr_assert_eq(t->events_len, n);
+	task_unref(t);
+}
+
+Test(task, files_visible_by_state)
+{
+	struct task *t = task_new("job");
+
+	cr_assert(task_file_visible(t, TF_PROMPT));
+	cr_assert(task_file_visible(t, TF_STATUS));
+	cr_assert(task_file_visible(t, TF_PROGRESS));
+	cr_assert(task_file_visible(t, TF_EVENTS));
+	cr_assert_not(task_file_visible(t, TF_DIR));
+	cr_assert_not(task_file_visible(t, TF_COUNT));
+	cr_assert_not(task_file_visible(t, TF_ID));
+	cr_assert_not(task_file_visible(t, TF_TASK_JSON));
+	cr_assert_not(task_file_visible(t, TF_ERROR));
+	cr_assert_not(task_file_visible(t, TF_VIDEO));
+	cr_assert_not(task_file_visible(t, TF_IMAGE));
+
+	task_set_str(&t->id, "video_1");
+	t->task_json = strdup("{}");
+	t->task_json_len = 2;
+	cr_assert(task_file_visible(t, TF_ID));
+	cr_assert(task_file_visible(t, TF_TASK_JSON));
+
+	t->state = TASK_COMPLETED;
+	cr_assert_not(task_file_visible(t, TF_VIDEO), "no size known yet");
+	t->video_size = 1000;
+	cr_assert(task_file_visible(t, TF_VIDEO));
+	cr_assert_eq(task_file_size(t, TF_VIDEO), 1000);
+
+	t->state = TASK_FAILED;
+	cr_assert(task_file_visible(t, TF_ERROR));
+
+	/* rm -r hides files one by one */
+	t->hidden |= 1u << TF_STATUS;
+	cr_assert_not(task_file_visible(t, TF_STATUS));
+	cr_assert_eq(task_file_lookup(t, "status"), TF_COUNT);
+	task_unref(t);
+}
+
+Test(task, lookup_by_name)
+{
+	struct task *t = task_new("job");
+
+	cr_assert_eq(task_file_lookup(t, "prompt"), TF_PROMPT);
+	cr_assert_eq(task_file_lookup(t, "status"), TF_STATUS);
+	cr_assert_eq(task_file_lookup(t, "progress"), TF_PROGRESS);
+	cr_assert_eq(task_file_lookup(t, "events"), TF_EVENTS);
+	cr_assert_eq(task_file_lookup(t, "id"), TF_COUNT);
+	cr_assert_eq(task_file_lookup(t, "video.mp4"), TF_COUNT);
+	cr_assert_eq(task_file_lookup(t, "."), TF_COUNT);
+	cr_assert_eq(task_file_lookup(t, "image"), TF_COUNT);
+	cr_assert_eq(task_file_lookup(t, "nonsense"), TF_COUNT);
+
+	task_set_str(&t->image_file, "image.png");
+	cr_assert_str_eq(task_file_name(t, TF_IMAGE), "image.png");
+	cr_assert_eq(task_file_lookup(t, "image.png"), TF_IMAGE);
+	cr_assert_eq(task_file_lookup(t, "image"), TF_COUNT);
+	cr_assert_eq(task_file_size(t, TF_IMAGE), -1);
+	task_unref(t);
+}
+
+Test(task, file_texts_and_sizes_agree)
+{
+	struct task *t = task_new("job");
+	char *s;
+
+	task_set_str(&t->prompt, "a cow dancing");
+	task_set_str(&t->id, "video_9");
+	t->progress = 37;
+	t->state = TASK_IN_PROGRESS;
+	task_event_append(t, NULL);
+	t->task_json = strdup("{\"id\":\"video_9\"}");
+	t->task_json_len = strlen(t->task_json);
+
+	s = text_of(t, TF_PROMPT);
+	cr_assert_str_eq(s, "a cow dancing\n");
+	free(s);
+	s = text_of(t, TF_PROGRESS);
+	cr_assert_str_eq(s, "37\n");
+	free(s);
+	s = text_of(t, TF_ID);
+	cr_assert_str_eq(s, "video_9\n");
+	free(s);
+	s = text_of(t, TF_TASK_JSON);
+	cr_assert_str_eq(s, "{\"id\":\"video_9\"}");
+	free(s);
+	s = text_of(t, TF_EVENTS);
+	cr_assert_str_eq(s, t->events);
+	free(s);
+
+	for (int f = TF_PROMPT; f <= TF_ERROR; f++) {
+		size_t len = 0;
+		s = task_file_text(t, f, &len);
+		cr_assert_not_null(s, "file %d", f);
+		cr_assert_eq(task_file_size(t, f), (int64_t)len, "file %d", f);
+		free(s);
+	}
+
+	t->state = TASK_FAILED;
+	task_set_str(&t->reason, "content policy violation");
+	s = text_of(t, TF_ERROR);
+	cr_assert_str_eq(s, "content policy violation\n");
+	free(s);
+	task_unref(t);
+}
+
+Test(task, empty_events_and_json_texts)
+{
+	struct task *t = task_new("job");
+	size_t len = 5;
+	char *s = task_file_text(t, TF_EVENTS, &len);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(len, 0);
+	free(s);
+	s = task_file_text(t, TF_TASK_JSON, &len);
+	cr_assert_not_null(s);
+	cr_assert_eq(len, 0);
+	free(s);
+	s = task_file_text(t, TF_PROMPT, &len);
+	cr_assert_str_eq(s, "\n");
+	free(s);
+	task_unref(t);
+}
+
+Test(task, inode_numbers_round_trip)
+{
+	for (uint32_t tid = 1; tid < 100000; tid += 997) {
+		for (int f = TF_DIR; f < TF_COUNT; f++) {
+			uint64_t ino = ino_of_task_file(tid, f);
+			cr_assert(ino_is_task(ino));
+			cr_assert_not(ino_is_dropbox(ino));
+			cr_assert_neq(ino, INO_ROOT);
+			cr_assert_neq(ino, INO_NEW);
+			cr_assert_eq(ino_task_tid(ino), tid);
+			cr_assert_eq(ino_task_file(ino), f);
+		}
+	}
+	cr_assert_not(ino_is_task(INO_ROOT));
+	cr_assert_not(ino_is_task(INO_NEW));
+	cr_assert(ino_is_dropbox(INO_DROPBOX_BASE));
+	cr_assert_not(ino_is_task(INO_DROPBOX_BASE));
+	cr_assert(ino_is_task(ino_of_task_file(UINT32_MAX, TF_COUNT - 1)));
+}
