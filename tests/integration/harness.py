@@ -37,6 +37,9 @@ TEST_DEADLINE = 280
 
 STATES = ("pending", "queued", "in_progress", "completed", "failed")
 READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+# The status of a task that may or may not have reached the API (a reason
+# in parentheses may follow).
+OUTCOME_UNKNOWN = "failed: submission outcome unknown"
 
 _live_lock = threading.Lock()
 _live_mounts = set()      # Mount objects not yet torn down

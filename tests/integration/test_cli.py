@@ -31,7 +31,9 @@ class CommandLineTest(harness.VeofsTestCase):
         return r.returncode, out
 
     def state_option(self):
-        return "state_dir=" + os.path.join(self.tmp, "cli-state")
+        """A loopback API (no key needed) and a private state dir, so the
+        only thing wrong is what the test puts in."""
+        return "base_url=http://127.0.0.1:9/v1,state_dir=" + os.path.join(self.tmp, "cli-state")
 
     def test_unknown_key_is_named(self):
         rc, out = self.run_veofs(["-o", "nosuchkey=1," + self.state_option()])
@@ -63,8 +65,8 @@ class CommandLineTest(harness.VeofsTestCase):
         self.assertIn("veofs.conf", out)
 
     def test_no_key_for_remote_api_is_refused_with_a_howto(self):
-        rc, out = self.run_veofs(["-o", "base_url=https://api.example.com/v1,"
-                                  + self.state_option()])
+        rc, out = self.run_veofs(["-o", "state_dir=%s,base_url=https://api.example.com/v1"
+                                  % os.path.join(self.tmp, "cli-state")])
         self.assertNotEqual(rc, 0)
         self.assertIn("VEOFS_API_KEY", out, "no how-to for setting the key: %r" % out)
 

@@ -71,14 +71,15 @@ class ReadOnlyTest(harness.VeofsTestCase):
         self.run_tool(["ls", "-l", m.mnt, job])
         self.assertEqual(self.status(m, "job"), "completed")
 
-    def test_unlinking_a_task_file_never_half_forgets(self):
-        """rm -r has to unlink the files before rmdir, so veofs may accept
-        unlink inside a task folder; if it does, the task stays whole until
-        the folder itself is removed. Otherwise unlink is refused."""
+    def test_unlinking_a_task_file_loses_nothing(self):
+        """rm -r unlinks the files before it removes the folder and gives up
+        on the folder when one unlink fails, so veofs may accept unlink
+        inside a task folder. Either way nothing may be lost: the task stays,
+        and the files are all there again after a remount."""
         sim, m = self.sim_and_mount()
         self.submit(m, "job", "a bee on a sunflower")
         self.wait_video(m, "job")
-        ref = read_bytes(m.path("job", "video.mp4"))
+        before = {f: read_bytes(m.path("job", f)) for f in TASK_FILES}
         for f in ("status", "video.mp4"):
             with self.subTest(file=f):
                 try:
@@ -86,9 +87,14 @@ class ReadOnlyTest(harness.VeofsTestCase):
                 except OSError as e:
                     self.assertIn(e.errno, READ_ONLY_ERRNOS,
                                   "unlink gave %s" % errno.errorcode.get(e.errno))
-        self.assertEqual(self.status(m, "job"), "completed")
-        self.assertTrue(read_bytes(m.path("job", "video.mp4")) == ref)
+        self.assertIn("job", os.listdir(m.mnt), "unlinking a file forgot the task")
+        for f in set(TASK_FILES) - {"status", "video.mp4"}:
+            self.assertEqual(read_bytes(m.path("job", f)), before[f], "%s changed" % f)
+        m.remount()
         self.assertEqual(sorted(os.listdir(m.path("job"))), sorted(TASK_FILES))
+        for f in TASK_FILES:
+            self.assertTrue(read_bytes(m.path("job", f)) == before[f], "%s changed" % f)
+        self.assertEqual(self.status(m, "job"), "completed")
 
 
 class RemoveTest(harness.VeofsTestCase):
