@@ -41,7 +41,7 @@ void submitter_run(struct engine *e, struct task *t)
 	struct remote_create req = {0};
 	char *model = NULL, *prompt = NULL, *seconds = NULL, *size = NULL;
 	char *image_url = NULL, *image_path = NULL, *name = NULL;
-	char why[REMOTE_REASON_MAX + 64];
+	char why[REMOTE_REASON_MAX + 256];
 	int watermark, rc;
 
 	pthread_mutex_lock(&t->mu);
@@ -94,7 +94,7 @@ void submitter_run(struct engine *e, struct task *t)
 		    err[0]) {
 			/* The provider took the request but we can't tell
 			 * which task it made: never guess, never resend. */
-			snprintf(why, sizeof(why), "submission outcome unknown (%s)", err);
+			snprintf(why, sizeof(why), "submission outcome unknown\n%s", err);
 			fail_task(e, t, why);
 			goto out;
 		}
@@ -131,7 +131,8 @@ void submitter_run(struct engine *e, struct task *t)
 		goto out;
 	}
 
-	snprintf(why, sizeof(why), "submission outcome unknown (%s)", res.reason);
+	snprintf(why, sizeof(why), "submission outcome unknown\n%s; the provider may have "
+		 "created the task: check its dashboard before retrying", res.reason);
 	fail_task(e, t, why);
 out:
 	remote_result_clear(&res);

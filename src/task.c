@@ -80,9 +80,11 @@ const char *task_event_append(struct task *t, const char *extra)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "%s.%03ldZ %s %d%s%s\n", when,
+	/* One line per change, whatever the extra text holds. */
+	n = snprintf(line, sizeof(line), "%s.%03ldZ %s %d%s%.*s\n", when,
 		     ts.tv_nsec / 1000000, task_state_name(t->state), t->progress,
-		     extra ? " " : "", extra ? extra : "");
+		     extra ? " " : "", extra ? (int)strcspn(extra, "\n") : 0,
+		     extra ? extra : "");
 	if (n >= (int)sizeof(line)) {
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
@@ -115,9 +117,12 @@ char *task_status_line(const struct task *t)
 		n = asprintf(&s, "in_progress %d%%%s%s%s\n", t->progress,
 			     note ? " (" : "", note ? note : "", note ? ")" : "");
 		break;
-	case TASK_FAILED:
-		n = asprintf(&s, "failed: %s\n", t->reason ? t->reason : "unknown reason");
+	case TASK_FAILED: {
+		/* The first line only: the error file has the rest. */
+		const char *r = t->reason ? t->reason : "unknown reason";
+		n = asprintf(&s, "failed: %.*s\n", (int)strcspn(r, "\n"), r);
 		break;
+	}
 	case TASK_PENDING:
 		if (t->reason || note)
 			n = asprintf(&s, "pending: %s\n", note ? note : t->reason);
@@ -154,7 +159,7 @@ const char *task_file_name(const struct task *t, enum task_file f)
 
 bool task_file_visible(const struct task *t, enum task_file f)
 {
-	if (f <= TF_DIR || f >= TF_COUNT || (t->hidden & (1u << f)))
+	if (f <= TF_DIR || f >= TF_COUNT)
 		return false;
 	switch (f) {
 	case TF_ID:

@@ -44,7 +44,8 @@ struct task {
 	enum submit_phase submit;
 	int progress;             /* 0..100 */
 	char *id;                 /* provider id once known */
-	char *reason;             /* failure reason, or why a pending task waits */
+	char *reason;             /* failure reason; its first line is the
+				     status, all of it the error file */
 	char *note;               /* transient trouble shown after the status */
 	char *task_json;          /* last object the API returned, verbatim */
 	size_t task_json_len;
@@ -73,7 +74,6 @@ struct task {
 	int not_found_count;
 
 	bool deleted;             /* forgotten by rmdir: workers drop it */
-	unsigned hidden;          /* files unlinked by rm -r (bit per file) */
 };
 
 struct task *task_new(const char *name);

@@ -579,9 +579,10 @@ int task_store_load(struct task_store *s,
 			/* The create may have reached the provider: sending it
 			 * again could pay twice, so the user decides. */
 			t->state = TASK_FAILED;
-			task_set_str(&t->reason, "submission outcome unknown "
-				     "(veofs stopped while sending; see the provider's "
-				     "dashboard before retrying)");
+			task_set_str(&t->reason, "submission outcome unknown\n"
+				     "veofs stopped while the request was being sent; the "
+				     "provider may have created the task: check its "
+				     "dashboard before retrying");
 			const char *line = task_event_append(t, "submission outcome unknown");
 			task_store_append_event(s, t, line);
 			task_store_save(s, t);

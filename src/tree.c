@@ -405,10 +405,11 @@ int tree_unlink(struct tree *tr, uint64_t parent, const char *name)
 	t = task_table_get_tid(tr->table, ino_task_tid(parent));
 	if (!t)
 		return -ENOENT;
+	/* Nothing is removed: the task goes only as a whole, by rmdir. This
+	 * succeeds so that rm -r NAME, which unlinks every file before the
+	 * rmdir, works without an error per file. */
 	pthread_mutex_lock(&t->mu);
 	f = task_file_lookup(t, name);
-	if (f != TF_COUNT)
-		t->hidden |= 1u << f;
 	pthread_mutex_unlock(&t->mu);
 	task_unref(t);
 	return f == TF_COUNT ? -ENOENT : 0;

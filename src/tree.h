@@ -55,8 +55,8 @@ ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, 
 int tree_read_fd(struct tree *tr, struct tree_file *f, off_t off, size_t *size);
 void tree_release(struct tree *tr, struct tree_file *f);
 
-/* rm -r support: a file in a task dir can be "removed" (hidden until the
- * next mount) so that rm -r NAME ends in a clean rmdir. */
+/* rm -r support: unlinking a file of a task dir succeeds and changes
+ * nothing, so that rm -r NAME reaches its rmdir cleanly. */
 int tree_unlink(struct tree *tr, uint64_t parent, const char *name);
 /* rmdir NAME: forget the task and delete its local files. */
 int tree_rmdir(struct tree *tr, uint64_t parent, const char *name);
