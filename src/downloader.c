@@ -116,6 +116,7 @@ static void finish(struct engine *e, struct task *t, int fd)
 	engine_event_persist(e, t, line);
 	engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_EVENTS) |
 			    (1u << TF_VIDEO) | (1u << TF_DIR));
+	engine_task_finished(e, t);
 }
 
 void downloader_run(struct engine *e, struct task *t)
@@ -216,6 +217,7 @@ failed:
 		engine_event_persist(e, t, line);
 		engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_ERROR) |
 				    (1u << TF_EVENTS) | (1u << TF_DIR));
+		engine_task_finished(e, t);
 	} else {
 		engine_task_changed(e, t, 1u << TF_STATUS);
 		engine_kick_at(e, t, now_ms() + delay);

@@ -1,8 +1,10 @@
 #include "engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hooks.h"
 #include "inode.h"
 #include "kernel_notify.h"
 #include "log.h"
@@ -122,6 +124,35 @@ void engine_event_persist(struct engine *e, struct task *t, char *line)
 	if (line)
 		task_store_append_event(e->store, t, line);
 	free(line);
+}
+
+void engine_task_finished(struct engine *e, struct task *t)
+{
+	struct hook_call c = {0};
+	char *name, *prompt, *id, *path = NULL;
+	bool done;
+
+	pthread_mutex_lock(&t->mu);
+	done = t->state == TASK_COMPLETED;
+	name = strdup(t->name);
+	prompt = strdup(t->prompt ? t->prompt : "");
+	id = t->id ? strdup(t->id) : NULL;
+	pthread_mutex_unlock(&t->mu);
+	c.program = done ? e->o.on_complete : e->o.on_failed;
+	if (c.program && *c.program && name && prompt &&
+	    asprintf(&path, "%s/%s%s", e->o.mountpoint ? e->o.mountpoint : "", name,
+		     done ? "/video.mp4" : "") >= 0) {
+		c.task = name;
+		c.state = done ? "completed" : "failed";
+		c.path = path;
+		c.prompt = prompt;
+		c.id = id;
+		hooks_run(&c);
+	}
+	free(name);
+	free(prompt);
+	free(id);
+	free(path);
 }
 
 int64_t engine_backoff_ms(const struct engine *e, int attempt, long retry_after_ms)

@@ -22,6 +22,9 @@ struct engine_options {
 	int timeout_s;           /* api.timeout: also bounds reads that wait */
 	int control_threads;     /* submissions and polls in flight at once */
 	int download_threads;    /* downloads at once */
+	const char *on_complete; /* hooks; NULL for none */
+	const char *on_failed;
+	const char *mountpoint;  /* for the paths hooks get */
 };
 
 struct engine {
@@ -53,6 +56,8 @@ void engine_task_changed(struct engine *e, struct task *t, unsigned files);
  * it: returns a copy to pass to engine_event_persist after unlocking. */
 char *engine_event_locked(struct task *t, const char *extra);
 void engine_event_persist(struct engine *e, struct task *t, char *line);
+/* The task reached completed (video saved) or failed: run its hook. */
+void engine_task_finished(struct engine *e, struct task *t);
 /* Backoff delay in ms: interval doubled per attempt up to the ceiling, at least
  * the server's retry-after. */
 int64_t engine_backoff_ms(const struct engine *e, int attempt, long retry_after_ms);

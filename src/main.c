@@ -198,6 +198,9 @@ int main(int argc, char **argv)
 		.poll_interval_s = cfg.poll_interval,
 		.poll_max_interval_s = cfg.poll_max_interval,
 		.timeout_s = cfg.timeout,
+		.on_complete = cfg.on_complete,
+		.on_failed = cfg.on_failed,
+		.mountpoint = mountpoint,
 	};
 	engine = engine_new(&eo, remote, store, table, notify);
 	char seconds[16];

@@ -137,6 +137,8 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		task_store_save_answer(e->store, t);
 	engine_event_persist(e, t, line);
 	engine_task_changed(e, t, files);
+	if (moved && now == TASK_FAILED && old != TASK_FAILED)
+		engine_task_finished(e, t);
 	free(id);
 	free(reason);
 	video_object_free(&v);
@@ -209,6 +211,7 @@ void poller_run(struct engine *e, struct task *t)
 			engine_event_persist(e, t, line);
 			engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_ERROR) |
 					    (1u << TF_EVENTS) | (1u << TF_DIR));
+			engine_task_finished(e, t);
 		} else {
 			log_info("task %s: %s", t->name, note);
 			engine_task_changed(e, t, 1u << TF_STATUS);

@@ -33,6 +33,7 @@ static void fail_task(struct engine *e, struct task *t, const char *reason)
 	engine_event_persist(e, t, line);
 	engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_EVENTS) |
 			    (1u << TF_ERROR) | (1u << TF_DIR));
+	engine_task_finished(e, t);
 }
 
 void submitter_run(struct engine *e, struct task *t)
