@@ -263,9 +263,10 @@ int main(int argc, char **argv)
 	       base_url, sim ? " (simulator)" : "", cfg.state_dir, loaded,
 	       loaded == 1 ? "" : "s");
 	fflush(stdout);
-	log_info("mounted on %s (API at %s, state in %s)", mountpoint, base_url, cfg.state_dir);
 	if (status_fd >= 0) {
 		log_init(cfg.log_level, 1);
+		log_info("mounted on %s (API at %s, state in %s)", mountpoint, base_url,
+			 cfg.state_dir);
 		daemon_ready(status_fd);
 		status_fd = -1;
 	}
