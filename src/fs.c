@@ -386,12 +386,12 @@ done:
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
+	int rc = tree_statfs(CTX(req)->tree, &sv);
 
-	memset(&sv, 0, sizeof(sv));
-	sv.f_bsize = 4096;
-	sv.f_frsize = 4096;
-	sv.f_namemax = 255;
-	fuse_reply_statfs(req, &sv);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_statfs(req, &sv);
 }
 
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)

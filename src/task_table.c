@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "strmap.h"
 
@@ -14,6 +15,7 @@ struct task_table {
 	struct task **by_tid;
 	size_t n_tids, cap_tids;
 	size_t count;
+	long long changed;
 };
 
 struct task_table *task_table_new(void)
@@ -69,6 +71,7 @@ int task_table_insert(struct task_table *tt, struct task *t)
 	tt->by_tid[tt->n_tids++] = task_ref(t);
 	t->tid = (uint32_t)tt->n_tids;
 	tt->count++;
+	tt->changed = time(NULL);
 out:
 	pthread_rwlock_unlock(&tt->lock);
 	return rc;
@@ -106,6 +109,7 @@ struct task *task_table_remove(struct task_table *tt, const char *name)
 	if (t) {
 		tt->by_tid[t->tid - 1] = NULL;
 		tt->count--;
+		tt->changed = time(NULL);
 	}
 	pthread_rwlock_unlock(&tt->lock);
 	return t;
@@ -122,6 +126,16 @@ size_t task_table_list(struct task_table *tt, uint32_t after,
 			out[got++] = task_ref(tt->by_tid[i]);
 	pthread_rwlock_unlock(&tt->lock);
 	return got;
+}
+
+long long task_table_changed(struct task_table *tt)
+{
+	long long c;
+
+	pthread_rwlock_rdlock(&tt->lock);
+	c = tt->changed;
+	pthread_rwlock_unlock(&tt->lock);
+	return c;
 }
 
 size_t task_table_count(struct task_table *tt)

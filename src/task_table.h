@@ -24,5 +24,8 @@ struct task *task_table_remove(struct task_table *tt, const char *name);
 size_t task_table_list(struct task_table *tt, uint32_t after,
 		       struct task **out, size_t n);
 size_t task_table_count(struct task_table *tt);
+/* Epoch seconds of the last insert or remove: the root's mtime, so file
+ * managers that poll notice new tasks. */
+long long task_table_changed(struct task_table *tt);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -86,7 +87,18 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 
 static long long root_mtime(struct tree *tr)
 {
-	return tr->started;
+	long long c = task_table_changed(tr->table);
+
+	return c > tr->started ? c : tr->started;
+}
+
+int tree_statfs(struct tree *tr, struct statvfs *sv)
+{
+	/* The state dir's space is what new prompts and videos use. */
+	if (statvfs(task_store_path(tr->store), sv) < 0)
+		return -errno;
+	sv->f_namemax = 255;
+	return 0;
 }
 
 int tree_getattr(struct tree *tr, uint64_t ino, struct tree_attr *a)

@@ -58,6 +58,10 @@ void tree_release(struct tree *tr, struct tree_file *f);
 /* rm -r support: unlinking a file of a task dir succeeds and changes
  * nothing, so that rm -r NAME reaches its rmdir cleanly. */
 int tree_unlink(struct tree *tr, uint64_t parent, const char *name);
+struct statvfs;
+/* Space of the state dir, where prompts and videos go. */
+int tree_statfs(struct tree *tr, struct statvfs *sv);
+
 /* rmdir NAME: forget the task and delete its local files. */
 int tree_rmdir(struct tree *tr, uint64_t parent, const char *name);
 
