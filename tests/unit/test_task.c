@@ -138,6 +138,31 @@ Test(task, events_are_iso8601_lines_that_only_grow)
 	task_unref(t);
 }
 
+Test(task, multi_line_reason_status_shows_the_first_line)
+{
+	struct task *t = task_new("job");
+	size_t len;
+	char *s;
+
+	t->state = TASK_FAILED;
+	task_set_str(&t->reason, "submission outcome unknown\nthe connection was reset");
+	assert_status(t, "failed: submission outcome unknown\n");
+	s = task_file_text(t, TF_ERROR, &len);
+	cr_assert_str_eq(s, "submission outcome unknown\nthe connection was reset\n");
+	free(s);
+	task_unref(t);
+}
+
+Test(task, event_note_never_adds_a_line)
+{
+	struct task *t = task_new("job");
+	const char *line = task_event_append(t, "first\nforged 2024-01-01T00:00:00Z completed 100");
+
+	cr_assert_eq(strchr(line, '\n'), line + strlen(line) - 1, "line: %s", line);
+	cr_assert(strstr(line, " first\n"), "line: %s", line);
+	task_unref(t);
+}
+
 Test(task, event_with_a_huge_note_stays_one_line)
 {
 	struct task *t = task_new("job");
@@ -185,11 +210,6 @@ Test(task, files_visible_by_state)
 
 	t->state = TASK_FAILED;
 	cr_assert(task_file_visible(t, TF_ERROR));
-
-	/* rm -r hides files one by one */
-	t->hidden |= 1u << TF_STATUS;
-	cr_assert_not(task_file_visible(t, TF_STATUS));
-	cr_assert_eq(task_file_lookup(t, "status"), TF_COUNT);
 	task_unref(t);
 }
 

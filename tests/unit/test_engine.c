@@ -1,0 +1,1020 @@
+/* The engine's workers (submitter, poller, downloader) and video reads,
+ * against the in-memory provider: every path where money or a video could
+ * be lost, or a reader could hang. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fake_remote.h"
+#include "fsutil.h"
+#include "log.h"
+#include "scheduler.h"
+#include "task_store.h"
+#include "task_table.h"
+#include "video_reader.h"
+
+#define MAX_TASKS 16
+
+static struct {
+	char *dir;
+	struct task_store *store;
+	struct task_table *table;
+	struct fake_remote *fake;
+	struct engine *e;
+	struct task *tasks[MAX_TASKS];
+	int ntasks;
+} env;
+
+static const struct engine_options options = {
+	.poll_interval_s = 1,
+	.poll_max_interval_s = 2,
+	.timeout_s = 2,
+	.control_threads = 4,
+	.download_threads = 2,
+};
+
+static void setup(void)
+{
+	char err[256] = "";
+
+	log_set_level(LOG_LVL_ERROR);
+	memset(&env, 0, sizeof(env));
+	env.dir = test_tmpdir();
+	cr_assert_eq(task_store_open(env.dir, &env.store, err, sizeof(err)), 0, "%s", err);
+	env.table = task_table_new();
+	env.fake = fake_remote_new();
+	env.e = engine_new(&options, fake_remote_remote(env.fake), env.store, env.table, NULL);
+	cr_assert_not_null(env.e);
+}
+
+static void teardown(void)
+{
+	/* Held calls would keep the pools from stopping. */
+	fake_remote_release_all(env.fake);
+	engine_free(env.e);
+	for (int i = 0; i < env.ntasks; i++)
+		task_unref(env.tasks[i]);
+	task_table_free(env.table);
+	fake_remote_free(env.fake);
+	task_store_close(env.store);
+	test_tmpdir_remove(env.dir);
+}
+
+TestSuite(engine, .init = setup, .fini = teardown, .timeout = 40);
+
+static struct task *keep(struct task *t)
+{
+	cr_assert_lt(env.ntasks, MAX_TASKS);
+	env.tasks[env.ntasks++] = t;
+	return t;
+}
+
+/* A task accepted locally, as the drop box makes them, then kicked. */
+static struct task *submit(const char *name, const char *prompt)
+{
+	struct task *t = keep(task_new(name));
+	char err[256] = "";
+
+	t->prompt = strdup(prompt);
+	t->model = strdup("veo-3.1-fast");
+	t->seconds = strdup("8");
+	t->size = strdup("16x9");
+	t->created = 1700000000;
+	task_event_append(t, NULL);
+	cr_assert_eq(task_store_create(env.store, t, NULL, 0, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(task_table_insert(env.table, t), 0);
+	engine_kick(env.e, t);
+	return t;
+}
+
+struct state_want {
+	struct task *t;
+	enum task_state state;
+	int progress;     /* -1: any */
+};
+
+static bool in_state(void *ctx)
+{
+	struct state_want *w = ctx;
+	bool ok;
+
+	pthread_mutex_lock(&w->t->mu);
+	ok = w->t->state == w->state && (w->progress < 0 || w->t->progress == w->progress);
+	pthread_mutex_unlock(&w->t->mu);
+	return ok;
+}
+
+static char *status_of(struct task *t)
+{
+	char *s;
+
+	pthread_mutex_lock(&t->mu);
+	s = task_status_line(t);
+	pthread_mutex_unlock(&t->mu);
+	return s;
+}
+
+static void wait_state(struct task *t, enum task_state state, int progress, int timeout_ms)
+{
+	struct state_want w = { t, state, progress };
+	char *s;
+
+	if (test_wait_until(in_state, &w, timeout_ms))
+		return;
+	s = status_of(t);
+	cr_assert_fail("task %s: wanted %s %d, status is %s", t->name,
+		       task_state_name(state), progress, s);
+	free(s);
+}
+
+/* Kick the task every 20 ms until it reaches the state: a poll "now"
+ * without waiting for the backoff. */
+static bool kicked_state(void *ctx)
+{
+	struct state_want *w = ctx;
+
+	if (in_state(ctx))
+		return true;
+	engine_kick(env.e, w->t);
+	test_sleep_ms(15);
+	return false;
+}
+
+static void kick_until(struct task *t, enum task_state state, int progress, int timeout_ms)
+{
+	struct state_want w = { t, state, progress };
+	char *s;
+
+	if (test_wait_until(kicked_state, &w, timeout_ms))
+		return;
+	s = status_of(t);
+	cr_assert_fail("task %s: wanted %s %d, status is %s", t->name,
+		       task_state_name(state), progress, s);
+	free(s);
+}
+
+static bool video_done(void *ctx)
+{
+	struct task *t = ctx;
+	bool done;
+
+	pthread_mutex_lock(&t->mu);
+	done = t->video_done;
+	pthread_mutex_unlock(&t->mu);
+	return done;
+}
+
+static void wait_video(struct task *t, int timeout_ms)
+{
+	char *s;
+
+	if (test_wait_until(video_done, t, timeout_ms))
+		return;
+	s = status_of(t);
+	cr_assert_fail("task %s: no video; status %s", t->name, s);
+	free(s);
+}
+
+/* The id the provider gave this task (once queued). */
+static void id_of(struct task *t, char *buf, size_t len)
+{
+	pthread_mutex_lock(&t->mu);
+	cr_assert_not_null(t->id);
+	snprintf(buf, len, "%s", t->id);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static char *read_state_file(const char *task, const char *file, size_t *len)
+{
+	char path[1024], *text = NULL;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/tasks/%s/%s", env.dir, task, file);
+	if (fs_read_all(AT_FDCWD, path, 64 << 20, &text, &n) < 0)
+		return NULL;
+	if (len)
+		*len = n;
+	return text;
+}
+
+static bool state_file_exists(const char *task, const char *file)
+{
+	char path[1024];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/tasks/%s/%s", env.dir, task, file);
+	return stat(path, &st) == 0;
+}
+
+static void assert_video_matches(const char *task, const char *id)
+{
+	size_t len = 0;
+	char *got = read_state_file(task, "video.mp4", &len);
+	int64_t size = fake_remote_job_video_size(env.fake, id);
+	char *want;
+
+	cr_assert_not_null(got, "no video.mp4 for %s", task);
+	cr_assert_eq((int64_t)len, size, "video.mp4 has %zu bytes, want %lld", len,
+		     (long long)size);
+	want = malloc(len ? len : 1);
+	fake_video_bytes(id, 0, want, len);
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != want[i])
+			cr_assert_fail("video.mp4 differs at byte %zu", i);
+	free(want);
+	free(got);
+	cr_assert_not(state_file_exists(task, "video.mp4.part"));
+}
+
+/* Queue a task and bring it to queued with a provider id. */
+static struct task *queued_task(const char *name, char *id, size_t idlen)
+{
+	struct task *t = submit(name, "a cow doing the Kemusan dance");
+
+	wait_state(t, TASK_QUEUED, -1, 3000);
+	id_of(t, id, idlen);
+	return t;
+}
+
+static void complete(struct task *t, const char *id)
+{
+	cr_assert_eq(fake_remote_job_set(env.fake, id, TASK_COMPLETED, 100), 0);
+	engine_kick(env.e, t);
+}
+
+/* ---- backoff ---- */
+
+Test(engine, backoff_doubles_to_the_ceiling_and_honours_retry_after)
+{
+	cr_assert_eq(engine_backoff_ms(env.e, 1, -1), 1000);
+	cr_assert_eq(engine_backoff_ms(env.e, 2, -1), 2000);
+	cr_assert_eq(engine_backoff_ms(env.e, 3, -1), 2000);
+	cr_assert_eq(engine_backoff_ms(env.e, 50, -1), 2000);
+	cr_assert_eq(engine_backoff_ms(env.e, 1, 1500), 1500);
+	cr_assert_eq(engine_backoff_ms(env.e, 2, 500), 2000, "retry-after is a minimum");
+	cr_assert_eq(engine_backoff_ms(env.e, 1, 10L * 3600 * 1000), 3600000,
+		     "a day-long retry-after is capped at an hour");
+	cr_assert_eq(engine_backoff_ms(env.e, 0, -1), 1000);
+}
+
+/* ---- the whole way ---- */
+
+Test(engine, pending_to_completed_with_the_video_on_disk)
+{
+	struct task *t = submit("job", "a cow doing the Kemusan dance");
+	char id[64], *s, *events, *json;
+	const struct fake_create_call *c;
+
+	wait_state(t, TASK_QUEUED, -1, 3000);
+	id_of(t, id, sizeof(id));
+	cr_assert_eq(t->submit, SUBMIT_DONE);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
+	c = fake_remote_create_call(env.fake, 0);
+	cr_assert_str_eq(c->prompt, "a cow doing the Kemusan dance");
+	cr_assert_str_eq(c->model, "veo-3.1-fast");
+	cr_assert_str_eq(c->seconds, "8");
+	cr_assert_str_eq(c->size, "16x9");
+	cr_assert_str_eq(c->watermark, "false");
+	cr_assert_null(c->image_path);
+	cr_assert_null(c->image_url);
+
+	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 40);
+	engine_kick(env.e, t);
+	wait_state(t, TASK_IN_PROGRESS, 40, 3000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "in_progress 40%\n");
+	free(s);
+
+	complete(t, id);
+	wait_state(t, TASK_COMPLETED, 100, 3000);
+	wait_video(t, 5000);
+	assert_video_matches("job", id);
+	s = status_of(t);
+	cr_assert_str_eq(s, "completed\n");
+	free(s);
+
+	events = read_state_file("job", "events", NULL);
+	cr_assert_not_null(events);
+	const char *p = strstr(events, " pending 0");
+	cr_assert_not_null(p, "%s", events);
+	p = strstr(p, " queued 0");
+	cr_assert_not_null(p, "events out of order: %s", events);
+	p = strstr(p, " in_progress 40");
+	cr_assert_not_null(p, "events out of order: %s", events);
+	p = strstr(p, " completed 100");
+	cr_assert_not_null(p, "events out of order: %s", events);
+	p = strstr(p, "video.mp4 saved");
+	cr_assert_not_null(p, "no event for the saved video: %s", events);
+	pthread_mutex_lock(&t->mu);
+	cr_assert_str_eq(events, t->events, "memory and disk disagree");
+	pthread_mutex_unlock(&t->mu);
+	free(events);
+
+	json = read_state_file("job", "task.json", NULL);
+	cr_assert_not_null(json);
+	cr_assert(strstr(json, "\"completed\""), "%s", json);
+	free(json);
+
+	/* persisted: what a restart would show */
+	char *record = read_state_file("job", "record.json", NULL);
+	cr_assert(strstr(record, "\"completed\""), "%s", record);
+	cr_assert(strstr(record, id), "%s", record);
+	free(record);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
+}
+
+Test(engine, gateway_spellings_are_understood)
+{
+	char id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 10);
+	fake_remote_job_status_text(env.fake, id, "Processing");
+	kick_until(t, TASK_IN_PROGRESS, 10, 3000);
+	fake_remote_job_set(env.fake, id, TASK_COMPLETED, 100);
+	fake_remote_job_status_text(env.fake, id, "SUCCEEDED");
+	kick_until(t, TASK_COMPLETED, 100, 3000);
+	wait_video(t, 5000);
+	assert_video_matches("job", id);
+}
+
+/* ---- creates ---- */
+
+Test(engine, not_received_is_retried_and_creates_once)
+{
+	struct task *t;
+	char *s;
+
+	fake_remote_fail_not_received(env.fake, FAKE_CREATE);
+	t = submit("job", "p");
+	cr_assert_eq(fake_remote_wait_calls(env.fake, FAKE_CREATE, 1, 2000), 1);
+	test_sleep_ms(100);
+	s = status_of(t);
+	cr_assert(strncmp(s, "pending: retrying in ", 21) == 0, "status: %s", s);
+	cr_assert(strstr(s, "could not connect"), "status should say why: %s", s);
+	free(s);
+	wait_state(t, TASK_QUEUED, -1, 4000);
+	test_sleep_ms(300);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 2);
+	cr_assert_eq(fake_remote_job_count(env.fake), 1, "exactly one successful create");
+	s = status_of(t);
+	cr_assert_str_eq(s, "queued\n", "the retry note must go away");
+	free(s);
+}
+
+Test(engine, rate_limits_are_retried_after_the_servers_delay)
+{
+	struct task *t;
+	int64_t t0, t1, t2;
+
+	fake_remote_fail_http(env.fake, FAKE_CREATE, 429, 1200,
+			      "{\"error\":{\"message\":\"rate limit exceeded\"}}");
+	fake_remote_fail_http(env.fake, FAKE_CREATE, 503, 1500, NULL);
+	t = submit("job", "p");
+	wait_state(t, TASK_QUEUED, -1, 8000);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 3);
+	cr_assert_eq(fake_remote_job_count(env.fake), 1);
+	t0 = fake_remote_call_time(env.fake, FAKE_CREATE, 0);
+	t1 = fake_remote_call_time(env.fake, FAKE_CREATE, 1);
+	t2 = fake_remote_call_time(env.fake, FAKE_CREATE, 2);
+	cr_assert_geq(t1 - t0, 1200, "429 retried after %lld ms, asked 1200", (long long)(t1 - t0));
+	cr_assert_geq(t2 - t1, 1500, "503 retried after %lld ms, asked 1500", (long long)(t2 - t1));
+	cr_assert_lt(t2 - t0, 6000, "retries took far too long");
+}
+
+Test(engine, refused_create_fails_with_the_providers_reason)
+{
+	struct task *t;
+	char *s, *err;
+
+	fake_remote_fail_http(env.fake, FAKE_CREATE, 400, -1,
+			      "{\"error\":{\"code\":\"invalid_request\","
+			      "\"message\":\"prompt rejected by the safety system\"}}");
+	t = submit("job", "p");
+	wait_state(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert(strncmp(s, "failed: ", 8) == 0, "status: %s", s);
+	cr_assert(strstr(s, "prompt rejected by the safety system"), "status: %s", s);
+	free(s);
+	pthread_mutex_lock(&t->mu);
+	cr_assert(task_file_visible(t, TF_ERROR));
+	size_t len;
+	err = task_file_text(t, TF_ERROR, &len);
+	pthread_mutex_unlock(&t->mu);
+	cr_assert(strstr(err, "prompt rejected by the safety system"), "error: %s", err);
+	free(err);
+	test_sleep_ms(1500);
+	engine_kick(env.e, t);
+	test_sleep_ms(200);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1, "a refused task was resent");
+	char *record = read_state_file("job", "record.json", NULL);
+	cr_assert(strstr(record, "\"failed\""), "%s", record);
+	free(record);
+}
+
+static void assert_never_resent(struct task *t)
+{
+	/* a few poll intervals, with kicks: still one create */
+	for (int i = 0; i < 5; i++) {
+		engine_kick(env.e, t);
+		test_sleep_ms(600);
+	}
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1,
+		     "a create whose outcome is unknown was sent again");
+}
+
+Test(engine, reset_after_sending_is_outcome_unknown_and_never_resent)
+{
+	struct task *t;
+	char *s;
+
+	fake_remote_fail_after_sending(env.fake, FAKE_CREATE);
+	t = submit("job", "p");
+	wait_state(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert(strncmp(s, "failed: submission outcome unknown", 34) == 0, "status: %s", s);
+	free(s);
+	assert_never_resent(t);
+
+	/* and a restart does not resend it either */
+	char *record = read_state_file("job", "record.json", NULL);
+	cr_assert(strstr(record, "\"failed\""), "%s", record);
+	free(record);
+}
+
+Test(engine, gateway_timeout_is_outcome_unknown)
+{
+	struct task *t;
+	char *s;
+
+	fake_remote_fail_http(env.fake, FAKE_CREATE, 504, -1, NULL);
+	t = submit("job", "p");
+	wait_state(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert(strstr(s, "submission outcome unknown"), "status: %s", s);
+	free(s);
+	assert_never_resent(t);
+}
+
+Test(engine, create_answer_without_an_id_is_outcome_unknown)
+{
+	struct task *t;
+	char *s;
+
+	fake_remote_answer(env.fake, FAKE_CREATE, "{\"object\":\"video\",\"status\":\"queued\"}");
+	t = submit("job", "p");
+	wait_state(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert(strstr(s, "submission outcome unknown"), "status: %s", s);
+	free(s);
+	test_sleep_ms(1200);
+	engine_kick(env.e, t);
+	test_sleep_ms(200);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
+}
+
+Test(engine, create_answer_that_is_not_json_is_outcome_unknown)
+{
+	struct task *t;
+	char *s;
+
+	fake_remote_answer(env.fake, FAKE_CREATE, "<html>bad gateway</html>");
+	t = submit("job", "p");
+	wait_state(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert(strstr(s, "submission outcome unknown"), "status: %s", s);
+	free(s);
+}
+
+/* A create hanging on the network must not hold up anyone else. */
+Test(engine, a_hung_create_does_not_block_other_tasks)
+{
+	struct task *a, *b;
+	char id[64];
+
+	fake_remote_hold(env.fake, FAKE_CREATE, 1);
+	a = submit("slow", "p");
+	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CREATE, 1, 2000), 1);
+	b = submit("fast", "p");
+	wait_state(b, TASK_QUEUED, -1, 3000);
+	id_of(b, id, sizeof(id));
+	complete(b, id);
+	wait_video(b, 5000);
+	pthread_mutex_lock(&a->mu);
+	cr_assert_eq(a->state, TASK_PENDING);
+	cr_assert_eq(a->submit, SUBMIT_SENDING);
+	pthread_mutex_unlock(&a->mu);
+	fake_remote_release(env.fake, FAKE_CREATE);
+	wait_state(a, TASK_QUEUED, -1, 3000);
+}
+
+/* ---- polls ---- */
+
+Test(engine, provider_losing_the_task_three_times_fails_it)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	for (int i = 0; i < 3; i++)
+		fake_remote_fail_http(env.fake, FAKE_GET, 404, -1, NULL);
+	kick_until(t, TASK_FAILED, -1, 8000);
+	s = status_of(t);
+	cr_assert(strstr(s, "404"), "status: %s", s);
+	free(s);
+	int gets = fake_remote_calls(env.fake, FAKE_GET);
+	cr_assert_geq(gets, 3);
+	test_sleep_ms(1500);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_GET), gets, "a failed task is still polled");
+}
+
+Test(engine, a_passing_404_is_forgiven)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_fail_http(env.fake, FAKE_GET, 404, -1, NULL);
+	fake_remote_fail_http(env.fake, FAKE_GET, 404, -1, NULL);
+	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 5);
+	kick_until(t, TASK_IN_PROGRESS, 5, 8000);
+	/* the count starts over after an answer */
+	fake_remote_fail_http(env.fake, FAKE_GET, 404, -1, NULL);
+	fake_remote_fail_http(env.fake, FAKE_GET, 404, -1, NULL);
+	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 6);
+	kick_until(t, TASK_IN_PROGRESS, 6, 8000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "in_progress 6%\n");
+	free(s);
+}
+
+Test(engine, poll_trouble_shows_in_the_status_and_passes)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+	struct state_want w = { t, TASK_QUEUED, -1 };
+
+	fake_remote_fail_http(env.fake, FAKE_GET, 500, -1, NULL);
+	int gets = fake_remote_calls(env.fake, FAKE_GET);
+	engine_kick(env.e, t);
+	cr_assert_geq(fake_remote_wait_calls(env.fake, FAKE_GET, gets + 1, 2000), gets + 1);
+	test_sleep_ms(50);
+	s = status_of(t);
+	cr_assert(strstr(s, "poll failed"), "status: %s", s);
+	free(s);
+	cr_assert(in_state(&w), "a 500 on a poll must not fail the task");
+	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 50);
+	kick_until(t, TASK_IN_PROGRESS, 50, 5000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "in_progress 50%\n");
+	free(s);
+}
+
+Test(engine, failed_job_shows_the_providers_error)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_job_fail(env.fake, id, "content policy violation", false);
+	kick_until(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "failed: content policy violation\n");
+	free(s);
+	char *events = read_state_file("job", "events", NULL);
+	cr_assert(strstr(events, " failed "), "%s", events);
+	free(events);
+}
+
+Test(engine, failed_job_with_an_error_string)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_job_fail(env.fake, id, "quota exhausted", true);
+	kick_until(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "failed: quota exhausted\n");
+	free(s);
+}
+
+Test(engine, failed_job_without_an_error_still_says_something)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_job_fail(env.fake, id, NULL, false);
+	kick_until(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert(strncmp(s, "failed: ", 8) == 0 && strlen(s) > 10, "status: %s", s);
+	free(s);
+}
+
+Test(engine, cancelled_job_says_cancelled)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_job_fail(env.fake, id, NULL, false);
+	fake_remote_job_status_text(env.fake, id, "cancelled");
+	kick_until(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "failed: cancelled\n");
+	free(s);
+}
+
+/* ---- downloads ---- */
+
+Test(engine, short_download_resumes_where_it_stopped)
+{
+	char id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+	struct fake_content_call calls[8];
+	int n;
+
+	fake_remote_short_body(env.fake, 100000);
+	complete(t, id);
+	wait_video(t, 6000);
+	assert_video_matches("job", id);
+	n = fake_remote_content_calls(env.fake, calls, 8);
+	cr_assert_geq(n, 2);
+	cr_assert_eq(calls[0].offset, 0);
+	cr_assert_eq(calls[1].offset, 100000, "resumed at %lld, want 100000",
+		     (long long)calls[1].offset);
+	cr_assert(calls[1].range_honoured);
+}
+
+Test(engine, download_not_ready_yet_is_retried)
+{
+	char id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_fail_http(env.fake, FAKE_CONTENT, 404, -1,
+			      "{\"error\":{\"message\":\"video is still processing\"}}");
+	complete(t, id);
+	wait_video(t, 6000);
+	assert_video_matches("job", id);
+	cr_assert_geq(fake_remote_calls(env.fake, FAKE_CONTENT), 2);
+}
+
+Test(engine, download_without_ranges_starts_over)
+{
+	char id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_set_ranges(env.fake, false);
+	fake_remote_short_body(env.fake, 100000);
+	complete(t, id);
+	wait_video(t, 6000);
+	assert_video_matches("job", id);
+}
+
+/* A restart finds a half-downloaded video: it continues from the synced
+ * bytes, and the result is still byte-identical. */
+Test(engine, restart_resumes_a_partial_download)
+{
+	char id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+	int64_t size = fake_remote_job_video_size(env.fake, id);
+	struct fake_content_call calls[4];
+	char *head = malloc(120000);
+	int fd;
+
+	/* what a previous run left: the first 120000 bytes, 100000 synced */
+	fake_remote_job_set(env.fake, id, TASK_COMPLETED, 100);
+	fake_video_bytes(id, 0, head, 120000);
+	pthread_mutex_lock(&t->mu);
+	t->deleted = true; /* park it: the "old" process is gone */
+	pthread_mutex_unlock(&t->mu);
+	engine_forget(env.e, t);
+	fd = task_store_open_video(env.store, t, true, O_RDWR | O_CREAT);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fs_pwrite_all(fd, head, 120000, 0), 0);
+	close(fd);
+	free(head);
+
+	struct task *r = keep(task_new("job2"));
+	pthread_mutex_lock(&t->mu);
+	r->prompt = strdup(t->prompt);
+	pthread_mutex_unlock(&t->mu);
+	r->state = TASK_COMPLETED;
+	r->progress = 100;
+	r->submit = SUBMIT_DONE;
+	r->id = strdup(id);
+	r->video_size = size;
+	r->video_have = 100000;
+	r->video_synced = 100000;
+	char err[256];
+	cr_assert_eq(task_store_create(env.store, r, NULL, 0, err, sizeof(err)), 0, "%s", err);
+	char from[1024], to[1024];
+	snprintf(from, sizeof(from), "%s/tasks/job/video.mp4.part", env.dir);
+	snprintf(to, sizeof(to), "%s/tasks/job2/video.mp4.part", env.dir);
+	cr_assert_eq(rename(from, to), 0);
+	cr_assert_eq(task_table_insert(env.table, r), 0);
+	engine_kick(env.e, r);
+	wait_video(r, 5000);
+	assert_video_matches("job2", id);
+	int n = fake_remote_content_calls(env.fake, calls, 4);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(calls[0].offset, 100000, "resumed at %lld", (long long)calls[0].offset);
+}
+
+/* The provider now serves a video of another size: never splice two
+ * videos; start over. */
+Test(engine, resume_of_a_different_video_starts_over)
+{
+	char id[64], err[256];
+	struct task *t = queued_task("job", id, sizeof(id));
+	int64_t size = fake_remote_job_video_size(env.fake, id);
+	char junk[5000];
+
+	fake_remote_job_set(env.fake, id, TASK_COMPLETED, 100);
+	pthread_mutex_lock(&t->mu);
+	t->deleted = true;
+	pthread_mutex_unlock(&t->mu);
+	engine_forget(env.e, t);
+
+	struct task *r = keep(task_new("job2"));
+	r->prompt = strdup("p");
+	r->state = TASK_COMPLETED;
+	r->progress = 100;
+	r->submit = SUBMIT_DONE;
+	r->id = strdup(id);
+	r->video_size = size + 1000;
+	r->video_have = sizeof(junk);
+	r->video_synced = sizeof(junk);
+	cr_assert_eq(task_store_create(env.store, r, NULL, 0, err, sizeof(err)), 0, "%s", err);
+	int fd = task_store_open_video(env.store, r, true, O_RDWR | O_CREAT);
+	memset(junk, 'J', sizeof(junk));
+	cr_assert_eq(fs_pwrite_all(fd, junk, sizeof(junk), 0), 0);
+	close(fd);
+	cr_assert_eq(task_table_insert(env.table, r), 0);
+	engine_kick(env.e, r);
+	wait_video(r, 5000);
+	assert_video_matches("job2", id);
+}
+
+/* ---- reads while downloading ---- */
+
+struct releaser {
+	int after_ms;
+	enum fake_op op;
+};
+
+static void *release_later(void *arg)
+{
+	struct releaser *r = arg;
+
+	test_sleep_ms(r->after_ms);
+	fake_remote_release(env.fake, r->op);
+	return NULL;
+}
+
+static int open_part(struct task *t)
+{
+	int fd = task_store_open_video(env.store, t, true, O_RDONLY);
+
+	cr_assert_geq(fd, 0, "no part file: %s", strerror(-fd));
+	return fd;
+}
+
+static void assert_bytes(const char *id, const char *buf, int64_t off, size_t len)
+{
+	char *want = malloc(len);
+
+	fake_video_bytes(id, off, want, len);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != want[i])
+			cr_assert_fail("byte %lld differs", (long long)(off + (int64_t)i));
+	free(want);
+}
+
+Test(engine, read_ahead_of_the_download_waits_for_the_bytes)
+{
+	char id[64], buf[4096];
+	struct task *t = queued_task("job", id, sizeof(id));
+	struct releaser rel = { 400, FAKE_CONTENT };
+	pthread_t th;
+	int64_t t0, took;
+	ssize_t n;
+	int fd;
+
+	fake_remote_stall_content(env.fake, 65536);
+	complete(t, id);
+	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
+	fd = open_part(t);
+
+	/* what is there already comes at once */
+	t0 = now_ms();
+	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), 1000);
+	cr_assert_eq(n, (ssize_t)sizeof(buf));
+	cr_assert_lt(now_ms() - t0, 500);
+	assert_bytes(id, buf, 1000, sizeof(buf));
+	cr_assert(video_reader_ready(t, 1000, sizeof(buf)));
+	cr_assert_not(video_reader_ready(t, 200000, sizeof(buf)));
+
+	/* beyond it: waits for the download, then the right bytes */
+	pthread_create(&th, NULL, release_later, &rel);
+	t0 = now_ms();
+	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), 200000);
+	took = now_ms() - t0;
+	pthread_join(th, NULL);
+	cr_assert_eq(n, (ssize_t)sizeof(buf), "read returned %zd", n);
+	cr_assert_geq(took, 300, "returned after %lld ms, before the bytes came", (long long)took);
+	assert_bytes(id, buf, 200000, sizeof(buf));
+
+	/* the end of the video reads short, then 0 */
+	wait_video(t, 5000);
+	int64_t size = fake_remote_job_video_size(env.fake, id);
+	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), size - 100);
+	cr_assert_eq(n, 100);
+	assert_bytes(id, buf, size - 100, 100);
+	cr_assert_eq(video_reader_read(env.e, t, fd, buf, sizeof(buf), size), 0);
+	cr_assert_eq(video_reader_read(env.e, t, fd, buf, sizeof(buf), size + 5000), 0);
+	close(fd);
+}
+
+Test(engine, read_gives_eio_when_the_download_never_comes)
+{
+	char id[64], buf[4096];
+	struct task *t = queued_task("job", id, sizeof(id));
+	int64_t t0, took;
+	ssize_t n;
+	int fd;
+
+	fake_remote_hold(env.fake, FAKE_CONTENT, FAKE_ALL);
+	complete(t, id);
+	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
+	fd = open_part(t);
+	t0 = now_ms();
+	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), 0);
+	took = now_ms() - t0;
+	cr_assert_eq(n, -EIO, "read returned %zd", n);
+	cr_assert_geq(took, 1900, "gave up after %lld ms, before api.timeout", (long long)took);
+	cr_assert_lt(took, 5000, "waited %lld ms, far beyond api.timeout", (long long)took);
+	close(fd);
+}
+
+Test(engine, read_of_a_forgotten_task_does_not_hang)
+{
+	char id[64], buf[4096];
+	struct task *t = queued_task("job", id, sizeof(id));
+	int64_t t0;
+	ssize_t n;
+	int fd;
+
+	fake_remote_hold(env.fake, FAKE_CONTENT, FAKE_ALL);
+	complete(t, id);
+	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
+	fd = open_part(t);
+	struct task *gone = task_table_remove(env.table, "job");
+	engine_forget(env.e, t);
+	task_unref(gone);
+	t0 = now_ms();
+	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), 0);
+	cr_assert_eq(n, -EIO);
+	cr_assert_lt(now_ms() - t0, 1000, "a read of a forgotten task waited");
+	close(fd);
+}
+
+Test(engine, far_ahead_read_is_served_by_a_range_fetch)
+{
+	char id[64];
+	struct task *t;
+	struct fake_content_call calls[8];
+	static char buf[65536];
+	int64_t off = 6 << 20;
+	int fd, n;
+
+	fake_remote_set_video_size(env.fake, 8 << 20);
+	t = queued_task("job", id, sizeof(id));
+	fake_remote_hold(env.fake, FAKE_CONTENT, 1);
+	complete(t, id);
+	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
+	fd = open_part(t);
+	int64_t t0 = now_ms();
+	ssize_t got = video_reader_read(env.e, t, fd, buf, sizeof(buf), off);
+	cr_assert_eq(got, (ssize_t)sizeof(buf), "read returned %zd", got);
+	cr_assert_lt(now_ms() - t0, 1500, "the far read waited for the download");
+	assert_bytes(id, buf, off, sizeof(buf));
+	n = fake_remote_content_calls(env.fake, calls, 8);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(calls[1].offset, off);
+	cr_assert_eq(calls[1].length, (int64_t)sizeof(buf));
+	cr_assert_gt(calls[1].timeout_ms, 0, "a range fetch for a reader must be bounded");
+	fake_remote_release(env.fake, FAKE_CONTENT);
+	wait_video(t, 10000);
+	assert_video_matches("job", id);
+	close(fd);
+}
+
+Test(engine, far_ahead_read_without_ranges_waits_for_the_download)
+{
+	char id[64];
+	struct task *t;
+	static char buf[65536];
+	struct releaser rel = { 300, FAKE_CONTENT };
+	pthread_t th;
+	int64_t off = 6 << 20;
+	int fd;
+
+	fake_remote_set_video_size(env.fake, 8 << 20);
+	fake_remote_set_ranges(env.fake, false);
+	t = queued_task("job", id, sizeof(id));
+	fake_remote_hold(env.fake, FAKE_CONTENT, 1);
+	complete(t, id);
+	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
+	fd = open_part(t);
+	pthread_create(&th, NULL, release_later, &rel);
+	ssize_t got = video_reader_read(env.e, t, fd, buf, sizeof(buf), off);
+	pthread_join(th, NULL);
+	cr_assert_eq(got, (ssize_t)sizeof(buf), "read returned %zd", got);
+	assert_bytes(id, buf, off, sizeof(buf));
+	pthread_mutex_lock(&t->mu);
+	cr_assert_eq(t->range_support, 0, "the server's refusal of ranges was not noted");
+	pthread_mutex_unlock(&t->mu);
+	close(fd);
+}
+
+/* ---- forgetting ---- */
+
+Test(engine, forget_stops_polling)
+{
+	char id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+	struct task *gone;
+	int gets;
+
+	gone = task_table_remove(env.table, "job");
+	engine_forget(env.e, t);
+	cr_assert_eq(task_store_remove(env.store, "job"), 0);
+	task_unref(gone);
+	test_sleep_ms(100);
+	gets = fake_remote_calls(env.fake, FAKE_GET);
+	engine_kick(env.e, t);
+	test_sleep_ms(2500);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_GET), gets, "a forgotten task was polled");
+	cr_assert_not(state_file_exists("job", "."), "a forgotten task's dir came back");
+}
+
+Test(engine, forget_before_submission_sends_nothing)
+{
+	struct task *t;
+
+	fake_remote_fail_not_received(env.fake, FAKE_CREATE);
+	t = submit("job", "p");
+	cr_assert_eq(fake_remote_wait_calls(env.fake, FAKE_CREATE, 1, 2000), 1);
+	task_unref(task_table_remove(env.table, "job"));
+	engine_forget(env.e, t);
+	cr_assert_eq(task_store_remove(env.store, "job"), 0);
+	test_sleep_ms(2000);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1, "a forgotten task was submitted");
+}
+
+Test(engine, forget_during_a_download_stops_it)
+{
+	char id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_stall_content(env.fake, 16384);
+	complete(t, id);
+	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
+	task_unref(task_table_remove(env.table, "job"));
+	engine_forget(env.e, t);
+	cr_assert_eq(task_store_remove(env.store, "job"), 0);
+	fake_remote_release(env.fake, FAKE_CONTENT);
+	test_sleep_ms(1500);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CONTENT), 1, "a forgotten video was fetched again");
+	cr_assert_not(state_file_exists("job", "."), "a forgotten task's dir came back");
+	pthread_mutex_lock(&t->mu);
+	cr_assert_not(t->video_done);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* ---- restart ---- */
+
+Test(engine, loaded_tasks_resume_polling)
+{
+	char id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+	struct task *r;
+
+	/* hand the same record to a second, "restarted" task */
+	task_unref(task_table_remove(env.table, "job"));
+	engine_forget(env.e, t);
+	r = keep(task_new("job"));
+	r->prompt = strdup("p");
+	r->state = TASK_QUEUED;
+	r->submit = SUBMIT_DONE;
+	r->id = strdup(id);
+	cr_assert_eq(task_table_insert(env.table, r), 0);
+	fake_remote_job_set(env.fake, id, TASK_COMPLETED, 100);
+	engine_kick(env.e, r);
+	wait_video(r, 5000);
+	assert_video_matches("job", id);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
+}
