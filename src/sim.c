@@ -7,6 +7,7 @@
 #include "sim.h"
 #include "sim_video.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -1949,8 +1950,13 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				     MHD_OPTION_END);
 	if (!s->daemon) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s",
+			 errno ? strerror(errno) : "the server did not start");
+		why[0] = (char)tolower((unsigned char)why[0]);
 		set_err(err, errlen, "cannot listen on %s:%d: %s", host,
-			s->opt.port, errno ? strerror(errno) : "server did not start");
+			s->opt.port, why);
 		sim_free(s);
 		return NULL;
 	}

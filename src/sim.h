@@ -17,8 +17,17 @@
  *                                       clear (which also releases stalls)
  *
  * Faults are consumed in the order they were given: a request to ENDPOINT
- * takes the first fault for ENDPOINT that has requests left. --latency
- * delays the /v1 and /_sim/files answers, never the other test hooks. */
+ * takes the first fault for ENDPOINT that has requests left. Beyond the
+ * names themselves:
+ *   - stall holds the answer until the faults are cleared (then it answers
+ *     normally) or the simulator stops (then the connection is closed);
+ *   - reset-after-body, bad-json, truncated-json, short-body and long-body
+ *     on create still create the job: only the answer is lost or damaged;
+ *   - fail-* and never-finish mark the job for good; the create answer
+ *     itself still says queued, polls after it say failed;
+ *   - json-url (content only) answers {"url": ROOT/_sim/files/ID.mp4}.
+ * --latency delays the /v1 and /_sim/files answers, never the other test
+ * hooks. /_sim/stats also has "stalled": answers held by a stall now. */
 #ifndef VEOFS_SIM_H
 #define VEOFS_SIM_H
 
@@ -37,7 +46,7 @@ struct sim_fault {
 };
 
 struct sim_options {
-	const char *listen_host;  /* default "127.0.0.1" */
+	const char *listen_host;  /* default "127.0.0.1"; read by sim_start only */
 	int port;                 /* 0: a free port */
 	double duration;          /* seconds from create to completed */
 	int latency_ms;           /* added to every answer */
