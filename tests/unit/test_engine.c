@@ -300,8 +300,16 @@ Test(engine, pending_to_completed_with_the_video_on_disk)
 	cr_assert_str_eq(s, "completed\n");
 	free(s);
 
-	events = read_state_file("job", "events", NULL);
-	cr_assert_not_null(events);
+	/* memory answers readers; the file follows right after */
+	for (int i = 0; i < 100; i++) {
+		events = read_state_file("job", "events", NULL);
+		if (events && strstr(events, "video.mp4 saved"))
+			break;
+		free(events);
+		events = NULL;
+		test_sleep_ms(10);
+	}
+	cr_assert_not_null(events, "the saved video's event never reached the disk");
 	const char *p = strstr(events, " pending 0");
 	cr_assert_not_null(p, "%s", events);
 	p = strstr(p, " queued 0");
@@ -661,7 +669,7 @@ Test(engine, download_not_ready_yet_is_retried)
 	cr_assert_geq(fake_remote_calls(env.fake, FAKE_CONTENT), 2);
 }
 
-Test(engine, download_without_ranges_starts_over)
+Test(engine, download_resumes_from_a_server_without_ranges)
 {
 	char id[64];
 	struct task *t = queued_task("job", id, sizeof(id));
@@ -1016,5 +1024,119 @@ Test(engine, loaded_tasks_resume_polling)
 	engine_kick(env.e, r);
 	wait_video(r, 5000);
 	assert_video_matches("job", id);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
+}
+
+/* ---- more answers ---- */
+
+Test(engine, create_answered_failed_fails_at_once)
+{
+	struct task *t;
+	char *s;
+
+	fake_remote_answer(env.fake, FAKE_CREATE,
+			   "{\"id\":\"video_x1\",\"object\":\"video\",\"status\":\"failed\","
+			   "\"error\":{\"code\":\"moderation\",\"message\":\"prompt flagged\"}}");
+	t = submit("job", "p");
+	wait_state(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "failed: prompt flagged\n");
+	free(s);
+	pthread_mutex_lock(&t->mu);
+	cr_assert_str_eq(t->id, "video_x1");
+	cr_assert_eq(t->submit, SUBMIT_DONE);
+	pthread_mutex_unlock(&t->mu);
+	test_sleep_ms(1300);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_GET), 0, "a failed task was polled");
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
+}
+
+Test(engine, create_answered_completed_downloads_at_once)
+{
+	char id[64], body[256];
+	struct task *first = queued_task("first", id, sizeof(id));
+	struct task *t;
+
+	(void)first;
+	fake_remote_job_set(env.fake, id, TASK_COMPLETED, 100);
+	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"status\":\"completed\",\"progress\":100}", id);
+	fake_remote_answer(env.fake, FAKE_CREATE, body);
+	t = submit("second", "p");
+	wait_video(t, 3000);
+	assert_video_matches("second", id);
+}
+
+Test(engine, provider_poll_delay_is_honoured)
+{
+	char id[64], body[256];
+	struct task *t = queued_task("job", id, sizeof(id));
+	int gets = fake_remote_calls(env.fake, FAKE_GET);
+	struct fake_script s = {
+		.kind = FAKE_ANSWER, .retry_after_ms = 1800, .body = body,
+	};
+
+	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"status\":\"in_progress\",\"progress\":3}", id);
+	fake_remote_script(env.fake, FAKE_GET, &s);
+	engine_kick(env.e, t);
+	cr_assert_geq(fake_remote_wait_calls(env.fake, FAKE_GET, gets + 2, 4000), gets + 2);
+	int64_t gap = fake_remote_call_time(env.fake, FAKE_GET, gets + 1) -
+		      fake_remote_call_time(env.fake, FAKE_GET, gets);
+	cr_assert_geq(gap, 1800, "polled again after %lld ms; the provider asked 1800",
+		      (long long)gap);
+}
+
+Test(engine, download_gives_up_on_a_video_that_is_gone)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	for (int i = 0; i < 5; i++)
+		fake_remote_fail_http(env.fake, FAKE_CONTENT, 410, -1,
+				      "{\"error\":{\"message\":\"video expired\"}}");
+	complete(t, id);
+	kick_until(t, TASK_FAILED, -1, 6000);
+	s = status_of(t);
+	cr_assert(strstr(s, "video download failed"), "status: %s", s);
+	cr_assert(strstr(s, "video expired"), "status: %s", s);
+	free(s);
+	char buf[16];
+	int fd = task_store_open_video(env.store, t, true, O_RDONLY);
+	cr_assert_eq(video_reader_read(env.e, t, fd, buf, sizeof(buf), 0), -EIO);
+	close(fd);
+}
+
+Test(engine, download_keeps_trying_through_server_errors)
+{
+	char id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	for (int i = 0; i < 7; i++)
+		fake_remote_fail_http(env.fake, FAKE_CONTENT, 503, -1, NULL);
+	complete(t, id);
+	struct state_want w = { t, TASK_COMPLETED, -1 };
+	for (int i = 0; i < 400 && !video_done(t); i++) {
+		engine_kick(env.e, t);
+		test_sleep_ms(20);
+		cr_assert(in_state(&w), "a 503 on a download failed the task");
+	}
+	wait_video(t, 3000);
+	assert_video_matches("job", id);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CONTENT), 8);
+}
+
+Test(engine, pending_task_from_disk_is_submitted)
+{
+	struct task *t = keep(task_new("job"));
+	char err[256];
+
+	/* accepted before a restart, never sent */
+	t->prompt = strdup("p");
+	t->model = strdup("veo-3.1");
+	t->seconds = strdup("8");
+	t->size = strdup("16x9");
+	cr_assert_eq(task_store_create(env.store, t, NULL, 0, err, sizeof(err)), 0);
+	cr_assert_eq(task_table_insert(env.table, t), 0);
+	engine_kick(env.e, t);
+	wait_state(t, TASK_QUEUED, -1, 3000);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
 }
