@@ -159,6 +159,22 @@ static int count_dir(const char *sub)
 	return n;
 }
 
+static int count_tasks_on_disk(void)
+{
+	char *p = path_in("tasks", "");
+	DIR *d = opendir(p);
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	free(p);
+	return n;
+}
+
 static struct task *task_named(const char *name)
 {
 	return task_table_get_name(env.table, name);
@@ -552,7 +568,9 @@ Test(dropbox, concurrent_flushes_of_one_name_make_one_task)
 		for (int i = 0; i < N; i++)
 			cr_assert(r[i].rc == 0 || r[i].rc == -EEXIST, "flush returned %d", r[i].rc);
 		cr_assert_eq(task_table_count(env.table), 1);
-		cr_assert_eq(count_dir("tasks"), 1);
+		/* dot-names: a removal's leftovers (see engine's
+		 * forget_racing_a_worker_leaves_no_files), not tasks */
+		cr_assert_eq(count_tasks_on_disk(), 1, "round %d", round);
 		snprintf(taskdir, sizeof(taskdir), "race");
 		cr_assert(task_dir_exists(taskdir));
 		cr_assert_eq(fake_remote_wait_calls(env.fake, FAKE_CREATE, round + 1, 3000),
