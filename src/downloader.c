@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "fsutil.h"
 #include "log.h"
+#include "mp4_check.h"
 #include "scheduler.h"
 #include "task_store.h"
 
@@ -161,14 +162,32 @@ void downloader_run(struct engine *e, struct task *t)
 			d.size_learned = true;
 		}
 		ok = t->video_have == t->video_size;
+		int64_t size = t->video_size;
 		pthread_mutex_unlock(&t->mu);
-		if (ok) {
-			finish(e, t, d.fd);
-			goto out;
+		if (!ok) {
+			snprintf(note, sizeof(note), "the video ended early");
+			res.retryable = true;
+			goto failed;
 		}
-		snprintf(note, sizeof(note), "the video ended early");
-		res.retryable = true;
-		goto failed;
+		char why[160];
+		enum mp4_verdict v = mp4_check_fd(d.fd, size, why, sizeof(why));
+		if (v == MP4_TRUNCATED || v == MP4_GARBLED) {
+			/* Content-Length lied: what we have is not the video, and
+			 * resuming would splice. Start over. */
+			snprintf(note, sizeof(note), "%s", why);
+			pthread_mutex_lock(&t->mu);
+			t->video_size = -1;
+			t->video_have = 0;
+			t->video_synced = 0;
+			pthread_mutex_unlock(&t->mu);
+			task_store_save(e->store, t);
+			res.retryable = true;
+			goto failed;
+		}
+		if (v == MP4_NOT_MP4)
+			log_warn("task %s: the video is not an MP4 file; kept as it came", t->name);
+		finish(e, t, d.fd);
+		goto out;
 	}
 	if (d.restart) {
 		log_warn("task %s: the provider's video changed size; downloading it again", t->name);

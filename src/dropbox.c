@@ -789,6 +789,7 @@ out:
 
 void dropbox_recover(struct dropbox *db)
 {
+	fs_remove_temporaries(db->dirfd);
 	int fd = openat(db->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
 	struct dirent *de;

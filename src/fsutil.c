@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +39,15 @@ int fs_fsync_dir(int dirfd)
 static int write_via_temp(int dirfd, const char *name, const void *data,
 			  size_t len, int durable, char *err, size_t errlen)
 {
-	char tmp[NAME_MAX + 16];
+	static atomic_uint seq;
+	char tmp[64];
 	int fd, rc;
 
-	/* The temporary is a dot-name so a crash never leaves something that
-	 * looks like the real file; loaders ignore and remove them. */
-	if (snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "file name too long");
-		return -ENAMETOOLONG;
-	}
+	/* A short dot-name of its own, so it fits wherever the real name
+	 * does and a crash never leaves something that looks like the real
+	 * file; fs_remove_temporaries() clears them. */
+	snprintf(tmp, sizeof(tmp), FS_TEMP_PREFIX "%d-%u", (int)getpid(),
+		 atomic_fetch_add(&seq, 1));
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
@@ -181,4 +182,35 @@ int fs_remove_tree(int dirfd, const char *name)
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && rc == 0)
 		rc = -errno;
 	return rc;
+}
+
+static void remove_matching(int dirfd, const char *prefix)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
+		    strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    (de->d_type == DT_REG || de->d_type == DT_UNKNOWN))
+			unlinkat(dirfd, de->d_name, 0);
+	closedir(d);
+}
+
+void fs_remove_temporaries(int dirfd)
+{
+	remove_matching(dirfd, FS_TEMP_PREFIX);
+}
+
+void fs_remove_dotfiles(int dirfd)
+{
+	remove_matching(dirfd, ".");
 }

@@ -6,6 +6,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Temporaries of fs_write_atomic/fs_write_replace start with this. */
+#define FS_TEMP_PREFIX ".veofs-tmp-"
+
+/* Remove temporaries a crash left in dirfd. */
+void fs_remove_temporaries(int dirfd);
+/* Remove every regular dot-file in dirfd (a directory only veofs writes). */
+void fs_remove_dotfiles(int dirfd);
+
 /* Atomically replace dirfd/name with data: NAME.tmp, fsync, rename, fsync
  * dir. Returns 0 or -errno, with a reason in err. */
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len,

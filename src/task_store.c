@@ -195,6 +195,39 @@ static int task_dirfd(struct task_store *s, const char *name)
 	return openat(s->tasks_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* The directory of this very task (t->mu not held), or -errno. Writes go
+ * through the returned fd, so they stay in the task's own directory even
+ * if it is renamed away (rmdir) meanwhile. */
+static int own_dirfd(struct task_store *s, struct task *t)
+{
+	struct stat st;
+	char *name;
+	uint64_t ino;
+	bool deleted;
+	int fd;
+
+	pthread_mutex_lock(&t->mu);
+	name = strdup(t->name);
+	ino = t->dir_ino;
+	deleted = t->deleted;
+	pthread_mutex_unlock(&t->mu);
+	if (!name)
+		return -ENOMEM;
+	if (deleted) {
+		free(name);
+		return -ENOENT;
+	}
+	fd = task_dirfd(s, name);
+	free(name);
+	if (fd < 0)
+		return -errno;
+	if (ino && (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != ino)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
 static int write_file(int dirfd, const char *name, const void *data, size_t len)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -228,6 +261,12 @@ int task_store_create(struct task_store *s, struct task *t,
 	if (fd < 0) {
 		rc = -errno;
 		goto fail;
+	}
+	struct stat dst;
+	if (fstat(fd, &dst) == 0) {
+		pthread_mutex_lock(&t->mu);
+		t->dir_ino = (uint64_t)dst.st_ino;
+		pthread_mutex_unlock(&t->mu);
 	}
 	pthread_mutex_lock(&t->mu);
 	record = record_dump(t);
@@ -295,15 +334,16 @@ int task_store_save(struct task_store *s, struct task *t)
 	pthread_mutex_unlock(&t->mu);
 	rc = -ENOMEM;
 	if (record && name) {
-		fd = task_dirfd(s, name);
+		fd = own_dirfd(s, t);
 		if (fd < 0) {
-			rc = -errno;
-			snprintf(err, sizeof(err), "%s", strerror(errno));
+			rc = fd;
+			snprintf(err, sizeof(err), "%s", strerror(-fd));
 		} else {
 			rc = fs_write_atomic(fd, RECORD, record, strlen(record), err, sizeof(err));
 			close(fd);
 		}
-		if (rc < 0)
+		/* ESTALE/ENOENT: the task was removed meanwhile; nothing to keep. */
+		if (rc < 0 && rc != -ESTALE && rc != -ENOENT)
 			log_error("task %s: cannot save its record: %s", name, err);
 	}
 	pthread_mutex_unlock(&t->save_mu);
@@ -330,7 +370,7 @@ void task_store_save_answer(struct task_store *s, struct task *t)
 	}
 	pthread_mutex_unlock(&t->mu);
 	if (name && json) {
-		fd = task_dirfd(s, name);
+		fd = own_dirfd(s, t);
 		if (fd >= 0) {
 			if (fs_write_replace(fd, "task.json", json, len, err, sizeof(err)) < 0)
 				log_warn("task %s: %s", name, err);
@@ -347,12 +387,11 @@ void task_store_append_event(struct task_store *s, struct task *t, const char *l
 	char *name;
 	int dfd, fd;
 
+	pthread_mutex_lock(&t->save_mu);
 	pthread_mutex_lock(&t->mu);
 	name = t->deleted ? NULL : strdup(t->name);
 	pthread_mutex_unlock(&t->mu);
-	if (!name)
-		return;
-	dfd = task_dirfd(s, name);
+	dfd = name ? own_dirfd(s, t) : -1;
 	if (dfd >= 0) {
 		fd = openat(dfd, "events", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		if (fd >= 0) {
@@ -361,6 +400,7 @@ void task_store_append_event(struct task_store *s, struct task *t, const char *l
 		}
 		close(dfd);
 	}
+	pthread_mutex_unlock(&t->save_mu);
 	free(name);
 }
 
@@ -385,18 +425,11 @@ int task_store_remove(struct task_store *s, const char *name)
 
 int task_store_open_video(struct task_store *s, struct task *t, bool part, int flags)
 {
-	char *name;
 	int dfd, fd;
 
-	pthread_mutex_lock(&t->mu);
-	name = strdup(t->name);
-	pthread_mutex_unlock(&t->mu);
-	if (!name)
-		return -ENOMEM;
-	dfd = task_dirfd(s, name);
-	free(name);
+	dfd = own_dirfd(s, t);
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	fd = openat(dfd, part ? "video.mp4.part" : "video.mp4", flags | O_CLOEXEC, 0600);
 	if (fd < 0)
 		fd = -errno;
@@ -406,18 +439,11 @@ int task_store_open_video(struct task_store *s, struct task *t, bool part, int f
 
 int task_store_open_file(struct task_store *s, struct task *t, const char *file)
 {
-	char *name;
 	int dfd, fd;
 
-	pthread_mutex_lock(&t->mu);
-	name = strdup(t->name);
-	pthread_mutex_unlock(&t->mu);
-	if (!name)
-		return -ENOMEM;
-	dfd = task_dirfd(s, name);
-	free(name);
+	dfd = own_dirfd(s, t);
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		fd = -errno;
@@ -427,20 +453,13 @@ int task_store_open_file(struct task_store *s, struct task *t, const char *file)
 
 int task_store_finish_video(struct task_store *s, struct task *t, int part_fd)
 {
-	char *name;
 	int dfd, rc = 0;
 
 	if (fsync(part_fd) < 0)
 		return -errno;
-	pthread_mutex_lock(&t->mu);
-	name = strdup(t->name);
-	pthread_mutex_unlock(&t->mu);
-	if (!name)
-		return -ENOMEM;
-	dfd = task_dirfd(s, name);
-	free(name);
+	dfd = own_dirfd(s, t);
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	if (renameat(dfd, "video.mp4.part", dfd, "video.mp4") < 0)
 		rc = -errno;
 	else
@@ -514,6 +533,11 @@ static struct task *load_one(struct task_store *s, const char *name)
 		text = NULL;
 	}
 	load_video(t, dfd);
+	struct stat dst;
+	if (fstat(dfd, &dst) == 0)
+		t->dir_ino = (uint64_t)dst.st_ino;
+	/* Only veofs writes here: any dot-file is a temporary a crash left. */
+	fs_remove_dotfiles(dfd);
 	close(dfd);
 	return t;
 fail:

@@ -47,7 +47,9 @@ int task_store_save(struct task_store *s, struct task *t);
 void task_store_save_answer(struct task_store *s, struct task *t);
 /* Append one line to the events file. */
 void task_store_append_event(struct task_store *s, struct task *t, const char *line);
-/* Forget a task: its directory (and video) go. */
+/* Forget a task: its directory (and video) go. The caller holds the
+ * task's save_mu and has marked it deleted, so no write of the old task
+ * can land in a new task of the same name. */
 int task_store_remove(struct task_store *s, const char *name);
 
 /* The video: open the part file (creating it) or the finished file. */

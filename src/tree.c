@@ -379,14 +379,11 @@ int tree_read_fd(struct tree *tr, struct tree_file *f, off_t off, size_t *size)
 		return f->fd;
 	if (f->which != TF_VIDEO)
 		return -1;
+	if (!video_reader_ready(f->t, off, *size))
+		return -1;
 	pthread_mutex_lock(&f->t->mu);
 	end = f->t->video_size;
-	int ready = f->t->video_done ||
-		    (off + (int64_t)*size <= f->t->video_have) ||
-		    (end >= 0 && end <= f->t->video_have);
 	pthread_mutex_unlock(&f->t->mu);
-	if (!ready)
-		return -1;
 	if (end >= 0 && off >= end) {
 		*size = 0;
 	} else if (end >= 0 && off + (int64_t)*size > end) {
@@ -439,8 +436,12 @@ int tree_rmdir(struct tree *tr, uint64_t parent, const char *name)
 	t = task_table_remove(tr->table, name);
 	if (!t)
 		return -ENOENT;
+	/* Under save_mu: a record write that already checked "deleted" ends
+	 * before the directory goes, and none starts after. */
+	pthread_mutex_lock(&t->save_mu);
 	engine_forget(tr->engine, t);
 	rc = task_store_remove(tr->store, name);
+	pthread_mutex_unlock(&t->save_mu);
 	if (rc < 0)
 		log_error("task %s: forgotten, but its files stay: %s", name, strerror(-rc));
 	else

@@ -1,6 +1,7 @@
 #include "video_reader.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -16,6 +17,16 @@
  * directly instead of waiting for the sequential download to get there. */
 #define SEEK_AHEAD_BYTES (4LL << 20)
 
+/* t->mu held. The last bytes are served only once the whole video has
+ * been checked: a body cut short (or a Content-Length that lied) must
+ * never read as a complete video.mp4. */
+static bool have_bytes(const struct task *t, int64_t end)
+{
+	if (t->video_done)
+		return true;
+	return end <= t->video_have && (t->video_size < 0 || end < t->video_size);
+}
+
 int video_reader_ready(struct task *t, int64_t off, size_t len)
 {
 	int ready;
@@ -24,7 +35,7 @@ int video_reader_ready(struct task *t, int64_t off, size_t len)
 	int64_t end = off + (int64_t)len;
 	if (t->video_size >= 0 && end > t->video_size)
 		end = t->video_size;
-	ready = t->video_done || end <= t->video_have;
+	ready = have_bytes(t, end);
 	pthread_mutex_unlock(&t->mu);
 	return ready;
 }
@@ -101,8 +112,9 @@ static ssize_t fetch_range(struct engine *e, struct task *t, char *buf,
 }
 
 ssize_t video_reader_read(struct engine *e, struct task *t, int fd, char *buf,
-			  size_t len, int64_t off)
+			  size_t size, int64_t off)
 {
+	size_t len = size;
 	struct timespec deadline;
 	int64_t end;
 	bool timed_out = false;
@@ -116,7 +128,7 @@ ssize_t video_reader_read(struct engine *e, struct task *t, int fd, char *buf,
 	if (t->video_size >= 0 && end > t->video_size)
 		end = t->video_size;
 	len = (size_t)(end - off);
-	if (t->video_done || end <= t->video_have) {
+	if (have_bytes(t, end)) {
 		pthread_mutex_unlock(&t->mu);
 		return pread_all(fd, buf, len, off);
 	}
@@ -134,14 +146,19 @@ ssize_t video_reader_read(struct engine *e, struct task *t, int fd, char *buf,
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += e->o.timeout_s;
 	pthread_mutex_lock(&t->mu);
-	while (!t->video_done && t->video_have < end && !t->deleted &&
-	       t->state == TASK_COMPLETED) {
+	while (!have_bytes(t, end) && !t->deleted && t->state == TASK_COMPLETED) {
 		if (pthread_cond_timedwait(&t->video_cv, &t->mu, &deadline) == ETIMEDOUT) {
 			timed_out = true;
 			break;
 		}
 	}
-	bool ready = t->video_done || t->video_have >= end;
+	bool ready = have_bytes(t, end);
+	/* The size may have been corrected meanwhile: clip to the real one. */
+	if (ready && t->video_size >= 0) {
+		int64_t want = off + (int64_t)size;
+		end = want < t->video_size ? want : t->video_size;
+		len = end > off ? (size_t)(end - off) : 0;
+	}
 	pthread_mutex_unlock(&t->mu);
 	if (!ready) {
 		log_warn("task %s: read of video.mp4 at byte %lld %s", t->name,

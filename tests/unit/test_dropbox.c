@@ -853,13 +853,8 @@ Test(dropbox, longest_task_names_work)
 
 /* A refused prompt with a long name still gets its error file: NAME.error
  * is shorter than NAME.prompt, so it always fits.
- * Disabled: bug in fsutil.c write_via_temp() (used by dropbox.c
- * write_error_file() through fs_write_replace()): the temporary is named
- * ".NAME.tmp", 5 bytes longer than the target, so for task names of 244 to
- * 248 bytes openat() fails with ENAMETOOLONG and new/NAME.error is never
- * written (only logged). The temporary's name must fit whenever the
- * target's does. */
-Test(dropbox, refused_long_name_still_gets_its_error_file, .disabled = true)
+ */
+Test(dropbox, refused_long_name_still_gets_its_error_file)
 {
 	char *name = long_name(255 - 7, ".prompt");
 	char *task = long_name(255 - 7, "");

@@ -594,12 +594,8 @@ Test(task_store, video_of_a_missing_task_fails)
 /* fs_write_atomic's temporaries are dot-names that "loaders ignore and
  * remove" (fsutil.c): a crash in the middle of a record update must not
  * leave them behind forever.
- * Disabled: bug in task_store.c load_one()/task_store_load(): only
- * tasks/.new-* and tasks/.trash-* are cleaned; a ".record.json.tmp" or
- * ".task.json.tmp" left inside a task directory by a crash stays there
- * for good (and is deleted only with the task). load_one() should unlink
- * dot-name temporaries in the task directory. */
-Test(task_store, temporaries_inside_a_task_dir_are_cleaned, .disabled = true)
+ */
+Test(task_store, temporaries_inside_a_task_dir_are_cleaned)
 {
 	struct task *t = mk("job", "p");
 	struct loaded l;
