@@ -42,6 +42,25 @@ bool cli_is_fstab_only(const char *opt)
 	return false;
 }
 
+/* Mount options libfuse and the kernel understand. Anything else in -o is
+ * a typo of ours to report, not something to hand to FUSE. */
+bool cli_is_fuse_opt(const char *key)
+{
+	static const char *const names[] = {
+		"allow_other", "allow_root", "auto_unmount", "default_permissions",
+		"fsname", "subtype", "max_read", "blkdev", "blksize", "debug",
+		"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec",
+		"async", "sync", "dirsync", "atime", "noatime", "relatime",
+		"norelatime", "strictatime", "nostrictatime", "lazytime", "nolazytime",
+		"context", "fscontext", "defcontext", "rootcontext", "clone_fd",
+		"max_idle_threads", "max_threads", NULL};
+
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(key, names[i]))
+			return true;
+	return false;
+}
+
 static int add_fuse_opt(struct cli *c, const char *opt)
 {
 	size_t old = c->fuse_opts ? strlen(c->fuse_opts) : 0;
@@ -90,6 +109,11 @@ static int take_opts(struct cli *c, char *list, char *err, size_t errlen)
 			p[c->n_options].value = eq ? eq + 1 : NULL;
 			c->n_options++;
 			continue;
+		}
+		if (!cli_is_fuse_opt(key)) {
+			snprintf(err, errlen, "unknown option '%s' in -o: not a configuration key "
+				 "(see veofs.conf(5)) nor a FUSE mount option", key);
+			return -1;
 		}
 		if (add_fuse_opt(c, item) < 0) {
 			snprintf(err, errlen, "out of memory");

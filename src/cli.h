@@ -29,5 +29,7 @@ void cli_usage(const char *prog);
 
 /* fstab and mount(8) add options that mean nothing to us or to FUSE. */
 bool cli_is_fstab_only(const char *opt);
+/* Options passed through to FUSE and the kernel (allow_other, ...). */
+bool cli_is_fuse_opt(const char *key);
 
 #endif

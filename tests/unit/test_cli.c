@@ -210,3 +210,13 @@ Test(cli, free_twice_is_safe)
 	cli_free(&c);
 	cli_free(&c);
 }
+
+/* A typo in -o must be reported as ours, naming it, not handed to FUSE. */
+Test(cli, unknown_o_key_is_an_error_naming_it)
+{
+	cr_assert_eq(PARSE("-o", "modle=veo-3.1", "/mnt/veo"), -1);
+	cr_assert(strstr(err, "modle"), "err: %s", err);
+	cli_free(&c);
+	cr_assert_eq(PARSE("-o", "allow_other,auto_unmount,nosuid,ro", "/mnt/veo"), 0, "%s", err);
+	cr_assert_str_eq(c.fuse_opts, "allow_other,auto_unmount,nosuid,ro");
+}
