@@ -20,6 +20,8 @@
 /* Failures that can't be retried (e.g. the provider says the video is
  * gone) before the task is marked failed. */
 #define PERMANENT_FAILURE_LIMIT 5
+/* A thumbnail is a small picture; anything bigger is not one. */
+#define THUMBNAIL_MAX (8 << 20)
 
 struct download {
 	struct engine *e;
@@ -118,6 +120,68 @@ static void finish(struct engine *e, struct task *t, int fd)
 	engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_EVENTS) |
 			    (1u << TF_VIDEO) | (1u << TF_DIR));
 	engine_task_finished(e, t);
+	downloader_fetch_thumbnail(e, t);
+}
+
+struct thumb_buf {
+	char *data;
+	size_t len;
+};
+
+static int thumb_start(void *ctx, int64_t total, bool honoured)
+{
+	return total > THUMBNAIL_MAX ? -1 : 0;
+}
+
+static int thumb_data(void *ctx, const void *buf, size_t len)
+{
+	struct thumb_buf *b = ctx;
+	char *p;
+
+	if (b->len + len > THUMBNAIL_MAX)
+		return -1;
+	p = realloc(b->data, b->len + len);
+	if (!p)
+		return -1;
+	memcpy(p + b->len, buf, len);
+	b->data = p;
+	b->len += len;
+	return 0;
+}
+
+void downloader_fetch_thumbnail(struct engine *e, struct task *t)
+{
+	struct remote_result res = {0};
+	struct thumb_buf b = {0};
+	struct remote_sink sink = {.ctx = &b, .on_start = thumb_start, .on_data = thumb_data};
+	char *id;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->deleted || !t->id || t->thumb_size >= 0 || t->thumb_tried) {
+		pthread_mutex_unlock(&t->mu);
+		return;
+	}
+	t->thumb_tried = true;
+	id = strdup(t->id);
+	pthread_mutex_unlock(&t->mu);
+	if (!id)
+		return;
+	/* Providers without thumbnails answer 404: then there is none. */
+	if (e->remote->ops->content(e->remote, id, "thumbnail", 0, -1,
+				    (long)e->o.timeout_s * 1000, &sink, &res) == 0 &&
+	    b.len > 12 && !memcmp(b.data, "RIFF", 4) && !memcmp(b.data + 8, "WEBP", 4) &&
+	    task_store_save_file(e->store, t, "thumbnail.webp", b.data, b.len) == 0) {
+		pthread_mutex_lock(&t->mu);
+		t->thumb_size = (int64_t)b.len;
+		pthread_mutex_unlock(&t->mu);
+		engine_task_changed(e, t, (1u << TF_DIR) | (1u << TF_THUMBNAIL));
+		log_debug("task %s: thumbnail.webp saved (%zu bytes)", t->name, b.len);
+	} else {
+		log_debug("task %s: no thumbnail (%s)", t->name, res.reason[0] ? res.reason : "not WebP");
+	}
+	remote_result_clear(&res);
+	free(b.data);
+	free(id);
 }
 
 void downloader_run(struct engine *e, struct task *t)
@@ -130,8 +194,13 @@ void downloader_run(struct engine *e, struct task *t)
 	int rc;
 
 	pthread_mutex_lock(&t->mu);
-	if (t->deleted || t->state != TASK_COMPLETED || t->video_done || !t->id) {
+	if (t->deleted || t->state != TASK_COMPLETED || !t->id) {
 		pthread_mutex_unlock(&t->mu);
+		return;
+	}
+	if (t->video_done) {
+		pthread_mutex_unlock(&t->mu);
+		downloader_fetch_thumbnail(e, t);
 		return;
 	}
 	id = strdup(t->id);

@@ -17,16 +17,19 @@ static void control_run(void *ctx, struct task *t)
 	struct engine *e = ctx;
 	enum task_state st;
 	enum submit_phase sp;
-	bool deleted;
+	bool deleted, cancel;
 
 	pthread_mutex_lock(&t->mu);
 	st = t->state;
 	sp = t->submit;
 	deleted = t->deleted;
+	cancel = t->cancel_requested && t->id;
 	pthread_mutex_unlock(&t->mu);
 	if (deleted)
 		return;
-	if (st == TASK_PENDING && sp == SUBMIT_NONE)
+	if (cancel)
+		task_control_cancel_remote(e, t);
+	else if (st == TASK_PENDING && sp == SUBMIT_NONE)
 		submitter_run(e, t);
 	else if (st == TASK_QUEUED || st == TASK_IN_PROGRESS)
 		poller_run(e, t);
@@ -75,16 +78,21 @@ void engine_free(struct engine *e)
 void engine_kick_at(struct engine *e, struct task *t, int64_t due_ms)
 {
 	enum task_state st;
-	bool need_video, deleted;
+	bool need_video, deleted, cancel, need_thumb;
 
 	pthread_mutex_lock(&t->mu);
 	st = t->state;
 	deleted = t->deleted;
 	need_video = st == TASK_COMPLETED && !t->video_done && t->id;
+	need_thumb = st == TASK_COMPLETED && t->video_done && t->thumb_size < 0 &&
+		     !t->thumb_tried && t->id;
+	cancel = t->cancel_requested && t->id;
 	pthread_mutex_unlock(&t->mu);
 	if (deleted)
 		return;
-	if (need_video)
+	if (cancel)
+		scheduler_at(e->control, t, due_ms, 0);
+	else if (need_video || need_thumb)
 		scheduler_at(e->download, t, due_ms, 0);
 	else if (st == TASK_PENDING || st == TASK_QUEUED || st == TASK_IN_PROGRESS)
 		scheduler_at(e->control, t, due_ms, 0);

@@ -70,5 +70,14 @@ void poller_run(struct engine *e, struct task *t);
 bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 			 size_t len, char *err, size_t errlen);
 void downloader_run(struct engine *e, struct task *t);
+/* Fetch thumbnail.webp once the video is in (best effort). */
+void downloader_fetch_thumbnail(struct engine *e, struct task *t);
+
+/* A command written to the task's ctl file: refresh, retry or cancel.
+ * 0, or -EINVAL/-EBUSY with a reason in err. Never waits on the network. */
+int task_control(struct engine *e, struct task *t, const char *text, size_t len,
+		 char *err, size_t errlen);
+/* Worker side of cancel: the DELETE the provider is owed. */
+void task_control_cancel_remote(struct engine *e, struct task *t);
 
 #endif

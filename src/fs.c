@@ -120,7 +120,17 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	int rc;
 
 	if (!ino_is_dropbox(ino)) {
-		fuse_reply_err(req, EACCES);
+		struct tree_attr a;
+		int harmless = !(to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
+					   FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+					   FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME));
+		rc = tree_setattr_ctl(c->tree, ino, harmless);
+		if (rc == 0)
+			rc = tree_getattr(c->tree, ino, &a);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_attr(req, &a.st, a.timeout);
 		return;
 	}
 	rc = dropbox_setattr(c->dropbox, ino, fi ? dropbox_of_fh(fi->fh) : NULL, attr,
@@ -214,6 +224,8 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = dropbox_rename(c->dropbox, name, newname, flags);
 	else if (parent == INO_NEW || newparent == INO_NEW)
 		rc = -EXDEV;
+	else if (parent == INO_ROOT && newparent == INO_ROOT)
+		rc = tree_rename(c->tree, name, newname, flags);
 	else
 		rc = -EACCES;
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
@@ -292,11 +304,10 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct dropbox_file *df = dropbox_of_fh(fi->fh);
 	ssize_t n;
 
-	if (!df) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	n = dropbox_write(df, buf, size, off);
+	if (df)
+		n = dropbox_write(df, buf, size, off);
+	else
+		n = tree_write(CTX(req)->tree, tree_of_fh(fi->fh), buf, size, off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -396,26 +407,42 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	fuse_reply_err(req, ENODATA);
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t n = size && !buf ? -ENOMEM : tree_getxattr(CTX(req)->tree, ino, name, buf, size);
+
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
 }
 
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	if (size == 0)
-		fuse_reply_xattr(req, 0);
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t n = size && !buf ? -ENOMEM : tree_listxattr(CTX(req)->tree, ino, buf, size);
+
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
 	else
-		fuse_reply_buf(req, NULL, 0);
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
 }
 
+/* Attributes describe the task; they are not the user's to set. */
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
-	fuse_reply_err(req, ino_is_dropbox(ino) ? ENOTSUP : EACCES);
+	fuse_reply_err(req, ino_is_dropbox(ino) || ino == INO_NEW ? ENOTSUP : EACCES);
 }
 
 static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, ino_is_dropbox(ino) ? ENODATA : EACCES);
+	fuse_reply_err(req, ino_is_dropbox(ino) || ino == INO_NEW ? ENOTSUP : EACCES);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

@@ -26,6 +26,7 @@ struct task *task_new(const char *name)
 	pthread_condattr_destroy(&ca);
 	t->video_size = -1;
 	t->range_support = -1;
+	t->thumb_size = -1;
 	for (int i = 0; i < 2; i++) {
 		t->sched[i].heap_index = -1;
 		t->sched[i].rerun_ms = -1;
@@ -148,6 +149,8 @@ static const char *const file_names[TF_COUNT] = {
 	[TF_ERROR] = "error",
 	[TF_VIDEO] = "video.mp4",
 	[TF_IMAGE] = "image",
+	[TF_CTL] = "ctl",
+	[TF_THUMBNAIL] = "thumbnail.webp",
 };
 
 const char *task_file_name(const struct task *t, enum task_file f)
@@ -172,6 +175,8 @@ bool task_file_visible(const struct task *t, enum task_file f)
 		return t->video_size >= 0;
 	case TF_IMAGE:
 		return t->image_file != NULL;
+	case TF_THUMBNAIL:
+		return t->thumb_size >= 0;
 	default:
 		return true;
 	}
@@ -249,7 +254,11 @@ int64_t task_file_size(const struct task *t, enum task_file f)
 	case TF_VIDEO:
 		return t->video_size < 0 ? 0 : t->video_size;
 	case TF_IMAGE:
-		return -1; /* the caller stats the local copy */
+		return t->image_size;
+	case TF_THUMBNAIL:
+		return t->thumb_size < 0 ? 0 : t->thumb_size;
+	case TF_CTL:
+		return 0;
 	default:
 		s = task_file_text(t, f, &len);
 		free(s);

@@ -76,6 +76,10 @@ struct task {
 	int poll_delay_s;         /* current backoff */
 	int not_found_count;
 
+	int64_t thumb_size;       /* thumbnail.webp in the task dir; -1 none */
+	bool thumb_tried;         /* asked the provider once this mount */
+	bool cancel_requested;    /* a remote DELETE is owed */
+
 	bool deleted;             /* forgotten by rmdir: workers drop it */
 };
 
@@ -102,6 +106,8 @@ enum task_file {
 	TF_ERROR,
 	TF_VIDEO,
 	TF_IMAGE,
+	TF_CTL,
+	TF_THUMBNAIL,
 	TF_COUNT,
 };
 const char *task_file_name(const struct task *t, enum task_file f);

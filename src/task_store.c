@@ -468,6 +468,40 @@ int task_store_finish_video(struct task_store *s, struct task *t, int part_fd)
 	return rc;
 }
 
+int task_store_save_file(struct task_store *s, struct task *t, const char *file,
+			 const void *data, size_t len)
+{
+	char err[256];
+	int dfd = own_dirfd(s, t), rc;
+
+	if (dfd < 0)
+		return dfd;
+	rc = fs_write_atomic(dfd, file, data, len, err, sizeof(err));
+	close(dfd);
+	return rc;
+}
+
+int task_store_reset_video(struct task_store *s, struct task *t)
+{
+	int dfd = own_dirfd(s, t);
+
+	if (dfd < 0)
+		return dfd;
+	unlinkat(dfd, "video.mp4.part", 0);
+	unlinkat(dfd, "video.mp4", 0);
+	unlinkat(dfd, "thumbnail.webp", 0);
+	fs_fsync_dir(dfd);
+	close(dfd);
+	return 0;
+}
+
+int task_store_rename(struct task_store *s, const char *from, const char *to)
+{
+	if (renameat2(s->tasks_fd, from, s->tasks_fd, to, RENAME_NOREPLACE) < 0)
+		return -errno;
+	return fs_fsync_dir(s->tasks_fd);
+}
+
 /* Bring the in-memory video fields in line with what is on disk. */
 static void load_video(struct task *t, int dfd)
 {
@@ -475,6 +509,8 @@ static void load_video(struct task *t, int dfd)
 
 	if (t->image_file && fstatat(dfd, t->image_file, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		t->image_size = st.st_size;
+	if (fstatat(dfd, "thumbnail.webp", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		t->thumb_size = st.st_size;
 
 	if (fstatat(dfd, "video.mp4", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 		t->video_done = true;

@@ -56,6 +56,13 @@ int task_store_remove(struct task_store *s, const char *name);
 int task_store_open_video(struct task_store *s, struct task *t, bool part, int flags);
 /* fsync the part file fd, rename it to video.mp4, fsync the directory. */
 int task_store_finish_video(struct task_store *s, struct task *t, int part_fd);
+/* Durably write a file of the task's directory (the thumbnail). */
+int task_store_save_file(struct task_store *s, struct task *t, const char *file,
+			 const void *data, size_t len);
+/* Delete the task's video, part file and thumbnail (retry starts over). */
+int task_store_reset_video(struct task_store *s, struct task *t);
+/* Rename a task directory; -EEXIST when the new name is taken. */
+int task_store_rename(struct task_store *s, const char *from, const char *to);
 /* Open a file of the task's directory read-only (the image copy). */
 int task_store_open_file(struct task_store *s, struct task *t, const char *file);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "strmap.h"
@@ -113,6 +114,44 @@ struct task *task_table_remove(struct task_table *tt, const char *name)
 	}
 	pthread_rwlock_unlock(&tt->lock);
 	return t;
+}
+
+int task_table_rename(struct task_table *tt, struct task *t, const char *to,
+		      int (*commit)(void *ctx, const char *from, const char *to), void *ctx)
+{
+	char *newname = strdup(to), *old;
+	int rc;
+
+	if (!newname)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&tt->lock);
+	if (strmap_get(tt->by_name, to)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (strmap_get(tt->by_name, t->name) != t) {
+		rc = -ENOENT;
+		goto out;
+	}
+	rc = commit ? commit(ctx, t->name, to) : 0;
+	if (rc < 0)
+		goto out;
+	if (strmap_put(tt->by_name, to, t) < 0) {
+		rc = -ENOMEM; /* the disk has it: the next mount shows it */
+		goto out;
+	}
+	strmap_remove(tt->by_name, t->name);
+	pthread_mutex_lock(&t->mu);
+	old = t->name;
+	t->name = newname;
+	newname = NULL;
+	pthread_mutex_unlock(&t->mu);
+	free(old);
+	tt->changed = time(NULL);
+out:
+	pthread_rwlock_unlock(&tt->lock);
+	free(newname);
+	return rc;
 }
 
 size_t task_table_list(struct task_table *tt, uint32_t after,

@@ -20,6 +20,11 @@ struct task *task_table_get_name(struct task_table *tt, const char *name);
 struct task *task_table_get_tid(struct task_table *tt, uint32_t tid);
 /* Removes by name and returns the table's reference, or NULL. */
 struct task *task_table_remove(struct task_table *tt, const char *name);
+/* Rename t to `to`, calling commit (the on-disk rename) under the table
+ * lock so no other task can take either name meanwhile. -EEXIST when
+ * taken, or commit's error. */
+int task_table_rename(struct task_table *tt, struct task *t, const char *to,
+		      int (*commit)(void *ctx, const char *from, const char *to), void *ctx);
 /* Up to n tasks with tid > after, in tid order, each referenced. */
 size_t task_table_list(struct task_table *tt, uint32_t after,
 		       struct task **out, size_t n);

@@ -14,6 +14,7 @@
 #include "inode.h"
 #include "kernel_notify.h"
 #include "log.h"
+#include "prompt.h"
 #include "task_store.h"
 #include "task_table.h"
 #include "video_reader.h"
@@ -63,15 +64,15 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 	st->st_uid = tr->uid;
 	st->st_gid = tr->gid;
 	st->st_blksize = 4096;
-	if (f == TF_IMAGE)
-		st->st_size = t->image_size;
-	else
-		st->st_size = task_file_size(t, f);
+	st->st_size = task_file_size(t, f);
+	if (f == TF_CTL)
+		st->st_mode = S_IFREG | 0200;
 	st->st_blocks = (st->st_size + 511) / 512;
 	switch (f) {
 	case TF_PROMPT:
 	case TF_ID:
 	case TF_IMAGE:
+	case TF_CTL:
 		mtime = t->created;
 		a->timeout = TIMEOUT_FIXED;
 		break;
@@ -263,7 +264,9 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 	which = ino_task_file(ino);
 	if (which == TF_DIR)
 		return -EISDIR;
-	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+	/* ctl is write-only; everything else read-only. */
+	if (which == TF_CTL ? (flags & O_ACCMODE) != O_WRONLY
+			    : ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
 		return -EACCES;
 	t = task_table_get_tid(tr->table, ino_task_tid(ino));
 	if (!t)
@@ -288,7 +291,11 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 		info->keep_cache = done;
 		break;
 	case TF_IMAGE:
+	case TF_THUMBNAIL:
 		info->keep_cache = true;
+		break;
+	case TF_CTL:
+		info->direct_io = true;
 		break;
 	case TF_EVENTS:
 		/* Read live: tail -f reads on from where it was. */
@@ -307,6 +314,8 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 	char image[NAME_MAX + 1] = "";
 	if (which == TF_IMAGE)
 		snprintf(image, sizeof(image), "%s", t->image_file);
+	else if (which == TF_THUMBNAIL)
+		snprintf(image, sizeof(image), "thumbnail.webp");
 	pthread_mutex_unlock(&t->mu);
 
 	if (which == TF_VIDEO) {
@@ -319,7 +328,7 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 			log_warn("task %s: cannot open the video: %s", t->name, strerror(-f->fd));
 			goto enoent;
 		}
-	} else if (which == TF_IMAGE) {
+	} else if (which == TF_IMAGE || which == TF_THUMBNAIL) {
 		f->fd = task_store_open_file(tr->store, t, image);
 		if (f->fd < 0)
 			goto enoent;
@@ -342,7 +351,8 @@ ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, 
 	switch (f->which) {
 	case TF_VIDEO:
 		return video_reader_read(tr->engine, t, f->fd, buf, size, off);
-	case TF_IMAGE: {
+	case TF_IMAGE:
+	case TF_THUMBNAIL: {
 		ssize_t n = pread(f->fd, buf, size, off);
 		return n < 0 ? -errno : n;
 	}
@@ -375,7 +385,7 @@ int tree_read_fd(struct tree *tr, struct tree_file *f, off_t off, size_t *size)
 
 	if (f->fd < 0)
 		return -1;
-	if (f->which == TF_IMAGE)
+	if (f->which == TF_IMAGE || f->which == TF_THUMBNAIL)
 		return f->fd;
 	if (f->which != TF_VIDEO)
 		return -1;
@@ -390,6 +400,22 @@ int tree_read_fd(struct tree *tr, struct tree_file *f, off_t off, size_t *size)
 		*size = (size_t)(end - off);
 	}
 	return f->fd;
+}
+
+ssize_t tree_write(struct tree *tr, struct tree_file *f, const char *buf, size_t size,
+		   off_t off)
+{
+	char err[256] = "";
+	int rc;
+
+	if (f->which != TF_CTL)
+		return -EACCES;
+	rc = task_control(tr->engine, f->t, buf, size, err, sizeof(err));
+	if (rc < 0) {
+		log_info("task %s: ctl refused: %s", f->t->name, err);
+		return rc;
+	}
+	return (ssize_t)size;
 }
 
 void tree_release(struct tree *tr, struct tree_file *f)
@@ -448,4 +474,139 @@ int tree_rmdir(struct tree *tr, uint64_t parent, const char *name)
 		log_info("task %s: removed", name);
 	task_unref(t);
 	return 0;
+}
+
+/* Extended attributes on a task folder and its video, for file managers
+ * (KDE Dolphin shows user.xdg.comment) and getfattr. */
+static const char *const xattr_names[] = {
+	"user.xdg.comment", "user.veofs.status", "user.veofs.progress",
+	"user.veofs.id", "user.veofs.model", NULL,
+};
+
+static bool xattr_target(uint64_t ino)
+{
+	return ino_is_task(ino) &&
+	       (ino_task_file(ino) == TF_DIR || ino_task_file(ino) == TF_VIDEO);
+}
+
+/* Value of one attribute (t->mu held); NULL when it has none. */
+static char *xattr_value(const struct task *t, const char *name)
+{
+	char *v = NULL;
+
+	if (!strcmp(name, "user.xdg.comment"))
+		v = strdup(t->prompt ? t->prompt : "");
+	else if (!strcmp(name, "user.veofs.status")) {
+		v = task_status_line(t);
+		if (v)
+			v[strcspn(v, "\n")] = '\0';
+	} else if (!strcmp(name, "user.veofs.progress")) {
+		if (asprintf(&v, "%d", t->progress) < 0)
+			v = NULL;
+	} else if (!strcmp(name, "user.veofs.id"))
+		v = t->id ? strdup(t->id) : NULL;
+	else if (!strcmp(name, "user.veofs.model"))
+		v = t->model ? strdup(t->model) : NULL;
+	return v;
+}
+
+ssize_t tree_getxattr(struct tree *tr, uint64_t ino, const char *name, char *buf,
+		      size_t size)
+{
+	struct task *t;
+	char *v;
+	ssize_t n;
+
+	if (!xattr_target(ino))
+		return -ENODATA;
+	t = task_table_get_tid(tr->table, ino_task_tid(ino));
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&t->mu);
+	v = xattr_value(t, name);
+	pthread_mutex_unlock(&t->mu);
+	task_unref(t);
+	if (!v)
+		return -ENODATA;
+	n = (ssize_t)strlen(v);
+	if (size && (size_t)n > size)
+		n = -ERANGE;
+	else if (size)
+		memcpy(buf, v, (size_t)n);
+	free(v);
+	return n;
+}
+
+ssize_t tree_listxattr(struct tree *tr, uint64_t ino, char *buf, size_t size)
+{
+	struct task *t;
+	size_t need = 0;
+
+	if (!xattr_target(ino))
+		return 0;
+	t = task_table_get_tid(tr->table, ino_task_tid(ino));
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&t->mu);
+	for (int i = 0; xattr_names[i]; i++) {
+		char *v = xattr_value(t, xattr_names[i]);
+		size_t len = strlen(xattr_names[i]) + 1;
+		if (!v)
+			continue;
+		free(v);
+		if (size && need + len <= size)
+			memcpy(buf + need, xattr_names[i], len);
+		need += len;
+	}
+	pthread_mutex_unlock(&t->mu);
+	task_unref(t);
+	if (size && need > size)
+		return -ERANGE;
+	return (ssize_t)need;
+}
+
+int tree_setattr_ctl(struct tree *tr, uint64_t ino, int only_size_or_times)
+{
+	/* "echo retry > ctl" may truncate it first: nothing to truncate. */
+	if (ino_is_task(ino) && ino_task_file(ino) == TF_CTL && only_size_or_times)
+		return 0;
+	return -EACCES;
+}
+
+static int rename_on_disk(void *ctx, const char *from, const char *to)
+{
+	return task_store_rename(ctx, from, to);
+}
+
+int tree_rename(struct tree *tr, const char *from, const char *to, unsigned flags)
+{
+	char why[256], name[NAME_MAX + 1], probe[NAME_MAX + 16];
+	struct task *t;
+	int rc;
+
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	if (!strcmp(from, to))
+		return 0;
+	/* A task may be renamed to anything a prompt could have named it. */
+	snprintf(probe, sizeof(probe), "%s.prompt", to);
+	if (strlen(to) > NAME_MAX - 7 ||
+	    prompt_classify_name(probe, name, sizeof(name), why, sizeof(why)) != PROMPT_NAME_PROMPT) {
+		log_info("task %s: rename to '%s' refused: %s", from, to,
+			 why[0] ? why : "name too long");
+		return -EINVAL;
+	}
+	t = task_table_get_name(tr->table, from);
+	if (!t)
+		return -ENOENT;
+	/* No record write may be half-way through while the folder moves. */
+	pthread_mutex_lock(&t->save_mu);
+	rc = task_table_rename(tr->table, t, to, rename_on_disk, tr->store);
+	pthread_mutex_unlock(&t->save_mu);
+	if (rc == 0)
+		log_info("task %s: renamed to %s", from, to);
+	else
+		log_info("task %s: rename to %s refused: %s", from, to, strerror(-rc));
+	task_unref(t);
+	return rc;
 }

@@ -53,11 +53,25 @@ ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, 
  * the video, the image) can be served straight from a file descriptor,
  * returns it (owned by f) and clips *size to the file's end; else -1. */
 int tree_read_fd(struct tree *tr, struct tree_file *f, off_t off, size_t *size);
+/* Writes reach only ctl: a command (refresh, retry, cancel). */
+ssize_t tree_write(struct tree *tr, struct tree_file *f, const char *buf, size_t size,
+		   off_t off);
 void tree_release(struct tree *tr, struct tree_file *f);
 
 /* rm -r support: unlinking a file of a task dir succeeds and changes
  * nothing, so that rm -r NAME reaches its rmdir cleanly. */
 int tree_unlink(struct tree *tr, uint64_t parent, const char *name);
+/* user.xdg.comment, user.veofs.{status,progress,id,model} on task folders
+ * and videos; -ENODATA for anything else. size 0 asks for the length. */
+ssize_t tree_getxattr(struct tree *tr, uint64_t ino, const char *name, char *buf,
+		      size_t size);
+ssize_t tree_listxattr(struct tree *tr, uint64_t ino, char *buf, size_t size);
+/* Truncating ctl (a shell's "> ctl") is allowed and does nothing. */
+int tree_setattr_ctl(struct tree *tr, uint64_t ino, int only_size_or_times);
+
+/* mv NAME OTHER at the root: the task and its folder take the new name. */
+int tree_rename(struct tree *tr, const char *from, const char *to, unsigned flags);
+
 struct statvfs;
 /* Space of the state dir, where prompts and videos go. */
 int tree_statfs(struct tree *tr, struct statvfs *sv);
