@@ -1,5 +1,6 @@
 #include "dropbox.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +121,8 @@ static uint64_t hash_bytes(const char *p, size_t n)
 }
 
 static int accept_prompt(struct dropbox *db, const char *filename, bool quiet);
+static int accept_id(struct dropbox *db, const char *filename, const char *taskname,
+		     bool quiet);
 
 /* --- nodes (db->mu held) --- */
 
@@ -338,16 +341,53 @@ static int file_new(struct dropbox *db, struct dnode *n, int fd, bool fresh,
 	return 0;
 }
 
+enum entry_kind { ENTRY_SCRATCH, ENTRY_PROMPT, ENTRY_ID, ENTRY_REFUSED };
+
+/* NAME.prompt submits; NAME.id attaches an existing provider task; both
+ * follow the same rules for NAME. */
+static enum entry_kind classify(const char *name, char *taskname, size_t len,
+				char *why, size_t whylen)
+{
+	size_t n = strlen(name);
+	enum prompt_name_kind k;
+
+	if (n > 3 && !strcmp(name + n - 3, ".id")) {
+		char probe[NAME_MAX + 16];
+		snprintf(probe, sizeof(probe), "%.*s" PROMPT_SUFFIX, (int)(n - 3), name);
+		k = prompt_classify_name(probe, taskname, len, why, whylen);
+		return k == PROMPT_NAME_PROMPT ? ENTRY_ID :
+		       k == PROMPT_NAME_REFUSED ? ENTRY_REFUSED : ENTRY_SCRATCH;
+	}
+	k = prompt_classify_name(name, taskname, len, why, whylen);
+	return k == PROMPT_NAME_PROMPT ? ENTRY_PROMPT :
+	       k == PROMPT_NAME_REFUSED ? ENTRY_REFUSED : ENTRY_SCRATCH;
+}
+
+/* -EINVAL for a refused name, 1 for a name that makes a task, else 0. */
 static int refuse_name(const char *name, char *taskname, size_t len)
 {
 	char why[256];
-	enum prompt_name_kind k = prompt_classify_name(name, taskname, len, why, sizeof(why));
+	enum entry_kind k = classify(name, taskname, len, why, sizeof(why));
 
-	if (k == PROMPT_NAME_REFUSED) {
+	if (k == ENTRY_REFUSED) {
 		log_info("new/%s refused: %s", name, why);
 		return -EINVAL;
 	}
-	return k == PROMPT_NAME_PROMPT ? 1 : 0;
+	return k == ENTRY_SCRATCH ? 0 : 1;
+}
+
+static int accept_entry(struct dropbox *db, const char *filename, bool quiet)
+{
+	char taskname[NAME_MAX + 1], why[256];
+
+	switch (classify(filename, taskname, sizeof(taskname), why, sizeof(why))) {
+	case ENTRY_PROMPT:
+		return accept_prompt(db, filename, quiet);
+	case ENTRY_ID:
+		return accept_id(db, filename, taskname, quiet);
+	default:
+		return 0;
+	}
 }
 
 int dropbox_create(struct dropbox *db, const char *name, mode_t mode, int flags,
@@ -470,13 +510,7 @@ int dropbox_flush(struct dropbox *db, struct dropbox_file *f)
 	pthread_mutex_unlock(&db->mu);
 	if (!name)
 		return -ENOMEM;
-	int rc = 0;
-	if (!unlinked) {
-		char taskname[NAME_MAX + 1], why[256];
-		if (prompt_classify_name(name, taskname, sizeof(taskname), why,
-					 sizeof(why)) == PROMPT_NAME_PROMPT)
-			rc = accept_prompt(db, name, quiet);
-	}
+	int rc = unlinked ? 0 : accept_entry(db, name, quiet);
 	free(name);
 	return rc;
 }
@@ -526,7 +560,7 @@ int dropbox_rename(struct dropbox *db, const char *from, const char *to, unsigne
 	}
 	pthread_mutex_unlock(&db->mu);
 	/* Renaming into NAME.prompt is how editors save: it submits. */
-	return is_prompt ? dropbox_accept(db, to) : 0;
+	return is_prompt ? accept_entry(db, to, false) : 0;
 }
 
 int dropbox_readdir(struct dropbox *db, off_t off,
@@ -784,6 +818,108 @@ out:
 	prompt_spec_free(&spec);
 	free(text);
 	free(image);
+	return rc;
+}
+
+static bool id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 200 || !strcmp(id, ".") || strstr(id, ".."))
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.' || *p == ':'))
+			return false;
+	return true;
+}
+
+/* new/NAME.id: follow a task that already exists at the provider (made
+ * elsewhere, or before a crash lost track of it). Nothing is created or
+ * paid: the task starts as queued and is polled. */
+static int accept_id(struct dropbox *db, const char *filename, const char *taskname,
+		     bool quiet)
+{
+	char why[512] = "", *text = NULL, *id;
+	struct task *t = NULL;
+	size_t len = 0;
+	int rc;
+
+	pthread_mutex_lock(&db->accept_mu);
+	if ((t = task_table_get_name(db->table, taskname))) {
+		task_unref(t);
+		t = NULL;
+		snprintf(why, sizeof(why), "task '%s' already exists", taskname);
+		rc = -EEXIST;
+		goto refused;
+	}
+	rc = fs_read_all(db->dirfd, filename, 1024, &text, &len);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), rc == -EFBIG ? "a task id is one short line"
+							 : "cannot read the id: %s",
+			 strerror(-rc));
+		rc = rc == -ENOENT ? 0 : -EINVAL;
+		if (rc == 0)
+			goto out;
+		goto refused;
+	}
+	id = text;
+	while (*id && isspace((unsigned char)*id))
+		id++;
+	id[strcspn(id, " \t\r\n")] = '\0';
+	if (!id_valid(id)) {
+		snprintf(why, sizeof(why), "'%.60s' is not a task id (letters, digits, '_', '-', "
+			 "'.', ':'; at most 200)", id);
+		rc = -EINVAL;
+		goto refused;
+	}
+	t = task_new(taskname);
+	if (!t) {
+		rc = -ENOMEM;
+		snprintf(why, sizeof(why), "out of memory");
+		goto refused;
+	}
+	t->prompt = strdup("");
+	t->model = strdup(db->o.model);
+	t->seconds = strdup(db->o.seconds);
+	t->size = strdup(db->o.size);
+	t->watermark = db->o.watermark;
+	t->id = strdup(id);
+	t->submit = SUBMIT_DONE;
+	t->state = TASK_QUEUED;
+	t->created = time(NULL);
+	t->source_hash = hash_bytes(text, len);
+	char extra[300];
+	snprintf(extra, sizeof(extra), "attached to provider task %s", id);
+	task_event_append(t, extra);
+	rc = task_store_create(db->store, t, NULL, 0, why, sizeof(why));
+	if (rc < 0) {
+		if (rc != -EEXIST)
+			rc = -EIO;
+		goto refused;
+	}
+	if (task_table_insert(db->table, t) < 0)
+		log_error("task %s: stored but not shown", taskname);
+	if (unlinkat(db->dirfd, filename, 0) == 0) {
+		pthread_mutex_lock(&db->mu);
+		node_detach(db, filename);
+		pthread_mutex_unlock(&db->mu);
+		notify_entry(db, filename);
+	}
+	remove_error_file(db, taskname);
+	log_info("task %s: attached to provider task %s", taskname, id);
+	if (db->engine)
+		engine_kick(db->engine, t);
+	goto out;
+refused:
+	if (quiet)
+		log_debug("new/%s refused: %s", filename, why);
+	else
+		log_info("new/%s refused: %s", filename, why);
+	write_error_file(db, taskname, why);
+out:
+	pthread_mutex_unlock(&db->accept_mu);
+	task_unref(t);
+	free(text);
 	return rc;
 }
 
