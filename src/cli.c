@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,8 @@ static int take_opts(struct cli *c, char *list, char *err, size_t errlen)
 int cli_parse(struct cli *c, int argc, char **argv, char *err, size_t errlen)
 {
 	size_t total = 0;
-	const char *source = NULL;
+	const char *source = NULL, *base;
+	bool as_helper;
 	char *p;
 
 	memset(c, 0, sizeof(*c));
@@ -139,9 +141,26 @@ int cli_parse(struct cli *c, int argc, char **argv, char *err, size_t errlen)
 		return -1;
 	}
 	p = c->storage;
+	/* Called by mount(8) as mount.veofs or mount.fuse.veofs, whose own
+	 * flags come after the mount point: -n (no mtab), -v (verbose), -s
+	 * (sloppy), -N NS (namespace), and -f, which means "fake": do nothing. */
+	base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	base = base ? base + 1 : argc > 0 ? argv[0] : "";
+	as_helper = !strncmp(base, "mount.", 6);
 	for (int i = 1; i < argc; i++) {
 		char *arg = strcpy(p, argv[i]);
 		p += strlen(argv[i]) + 1;
+
+		if (as_helper && (!strcmp(arg, "-n") || !strcmp(arg, "-v") || !strcmp(arg, "-s")))
+			continue;
+		if (as_helper && !strcmp(arg, "-N")) {
+			i++;
+			continue;
+		}
+		if (as_helper && !strcmp(arg, "-f")) {
+			c->fake = true;
+			continue;
+		}
 
 		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			c->help = true;

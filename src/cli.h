@@ -14,6 +14,7 @@ struct cli {
 	bool simulate;
 	bool help;
 	bool version;
+	bool fake;           /* mount(8)'s -f: check the arguments, mount nothing */
 	const char *mountpoint;
 	const char *config_file;
 	struct config_option *options;   /* configuration -o keys, in order */

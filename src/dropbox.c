@@ -36,6 +36,7 @@ struct dnode {
 	uint64_t nlookup;    /* kernel references */
 	unsigned opens;
 	bool unlinked;
+	bool is_dir;         /* a staging folder new/NAME/ */
 	uint32_t generation;
 };
 
@@ -121,6 +122,14 @@ static uint64_t hash_bytes(const char *p, size_t n)
 }
 
 static int accept_prompt(struct dropbox *db, const char *filename, bool quiet);
+static int accept_text(struct dropbox *db, const char *filename, const char *taskname,
+		       const char *stagedir, bool quiet);
+static const char *image_ext(const unsigned char *p, size_t n);
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 static int accept_id(struct dropbox *db, const char *filename, const char *taskname,
 		     bool quiet);
 
@@ -192,21 +201,92 @@ static void node_detach(struct dropbox *db, const char *name)
 		n->unlinked = true;
 }
 
+/* A staging folder went: forget it and everything in it. */
+static void detach_tree(struct dropbox *db, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	for (size_t i = 0; i < db->n_slots; i++) {
+		struct dnode *d = db->slots[i];
+		if (d && !d->unlinked && (!strcmp(d->name, dir) ||
+					   (!strncmp(d->name, dir, n) && d->name[n] == '/')))
+			node_detach(db, d->name);
+	}
+}
+
+/* A staging folder was renamed: its files' names follow. */
+static void rename_tree(struct dropbox *db, const char *from, const char *to)
+{
+	size_t n = strlen(from);
+
+	for (size_t i = 0; i < db->n_slots; i++) {
+		struct dnode *d = db->slots[i];
+		char *nn;
+		if (!d || d->unlinked || strncmp(d->name, from, n) || d->name[n] != '/')
+			continue;
+		if (asprintf(&nn, "%s%s", to, d->name + n) < 0) {
+			node_detach(db, d->name);
+			continue;
+		}
+		strmap_remove(db->by_name, d->name);
+		free(d->name);
+		d->name = nn;
+		strmap_put(db->by_name, nn, d);
+	}
+}
+
 static void stat_fix(struct stat *st, uint64_t ino)
 {
 	st->st_ino = ino;
 }
 
+/* The path of parent/name relative to new/: staging folders are one level
+ * deep, so parent is new/ or a folder in it. */
+static int rel_path(struct dropbox *db, uint64_t parent, const char *name, char *out,
+		    size_t len, bool *in_stage)
+{
+	struct dnode *d;
+	int n;
+
+	*in_stage = false;
+	if (parent == INO_NEW) {
+		n = snprintf(out, len, "%s", name);
+	} else {
+		pthread_mutex_lock(&db->mu);
+		d = node_by_ino(db, parent);
+		if (!d || d->unlinked || !d->is_dir) {
+			pthread_mutex_unlock(&db->mu);
+			return d && !d->is_dir ? -ENOTDIR : -ENOENT;
+		}
+		n = snprintf(out, len, "%s/%s", d->name, name);
+		pthread_mutex_unlock(&db->mu);
+		*in_stage = true;
+	}
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int dropbox_lookup(struct dropbox *db, const char *name, uint64_t *ino, struct stat *st)
 {
-	struct dnode *n;
+	return dropbox_lookup_at(db, INO_NEW, name, ino, st);
+}
 
-	if (fstatat(db->dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+int dropbox_lookup_at(struct dropbox *db, uint64_t parent, const char *name, uint64_t *ino,
+		      struct stat *st)
+{
+	char rel[PATH_MAX];
+	struct dnode *n;
+	bool staged;
+	int rc = rel_path(db, parent, name, rel, sizeof(rel), &staged);
+
+	if (rc < 0)
+		return rc;
+	if (fstatat(db->dirfd, rel, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	pthread_mutex_lock(&db->mu);
-	n = node_get(db, name);
+	n = node_get(db, rel);
 	if (n) {
 		n->nlookup++;
+		n->is_dir = S_ISDIR(st->st_mode);
 		*ino = n->ino;
 		stat_fix(st, n->ino);
 	}
@@ -379,6 +459,16 @@ static int refuse_name(const char *name, char *taskname, size_t len)
 static int accept_entry(struct dropbox *db, const char *filename, bool quiet)
 {
 	char taskname[NAME_MAX + 1], why[256];
+	const char *slash = strchr(filename, '/');
+
+	/* new/NAME/prompt: the staging folder NAME becomes task NAME. */
+	if (slash) {
+		char dir[NAME_MAX + 1];
+		if (strcmp(slash + 1, "prompt") || (size_t)(slash - filename) >= sizeof(dir))
+			return 0;
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - filename), filename);
+		return accept_text(db, filename, dir, dir, quiet);
+	}
 
 	switch (classify(filename, taskname, sizeof(taskname), why, sizeof(why))) {
 	case ENTRY_PROMPT:
@@ -393,12 +483,23 @@ static int accept_entry(struct dropbox *db, const char *filename, bool quiet)
 int dropbox_create(struct dropbox *db, const char *name, mode_t mode, int flags,
 		   uint64_t *ino, struct stat *st, struct dropbox_file **f)
 {
-	char taskname[NAME_MAX + 1];
+	return dropbox_create_at(db, INO_NEW, name, mode, flags, ino, st, f);
+}
+
+int dropbox_create_at(struct dropbox *db, uint64_t parent, const char *name, mode_t mode,
+		      int flags, uint64_t *ino, struct stat *st, struct dropbox_file **f)
+{
+	char taskname[NAME_MAX + 1], rel[PATH_MAX];
 	struct task *t;
 	struct dnode *n;
+	bool staged;
 	int fd, rc;
 
-	rc = refuse_name(name, taskname, sizeof(taskname));
+	rc = rel_path(db, parent, name, rel, sizeof(rel), &staged);
+	if (rc < 0)
+		return rc;
+	/* Inside a staging folder every name is fine; "prompt" submits. */
+	rc = staged ? 0 : refuse_name(name, taskname, sizeof(taskname));
 	if (rc < 0)
 		return rc;
 	if (rc == 1 && (t = task_table_get_name(db->table, taskname))) {
@@ -406,6 +507,7 @@ int dropbox_create(struct dropbox *db, const char *name, mode_t mode, int flags,
 		log_info("new/%s refused: task %s already exists", name, taskname);
 		return -EEXIST;
 	}
+	name = rel;
 	fd = openat(db->dirfd, name, (flags & ~(O_NOFOLLOW | O_DIRECTORY)) | O_CREAT |
 		    O_NOFOLLOW | O_CLOEXEC, (mode & 0777) | 0600);
 	if (fd < 0)
@@ -517,27 +619,127 @@ int dropbox_flush(struct dropbox *db, struct dropbox_file *f)
 
 int dropbox_unlink(struct dropbox *db, const char *name)
 {
-	if (unlinkat(db->dirfd, name, 0) < 0)
+	return dropbox_unlink_at(db, INO_NEW, name);
+}
+
+int dropbox_unlink_at(struct dropbox *db, uint64_t parent, const char *name)
+{
+	char rel[PATH_MAX];
+	bool staged;
+	int rc = rel_path(db, parent, name, rel, sizeof(rel), &staged);
+
+	if (rc < 0)
+		return rc;
+	if (unlinkat(db->dirfd, rel, 0) < 0)
 		return -errno;
 	pthread_mutex_lock(&db->mu);
-	node_detach(db, name);
+	node_detach(db, rel);
+	pthread_mutex_unlock(&db->mu);
+	return 0;
+}
+
+int dropbox_mkdir_at(struct dropbox *db, uint64_t parent, const char *name, mode_t mode,
+		     uint64_t *ino, struct stat *st)
+{
+	char taskname[NAME_MAX + 1], why[256], probe[NAME_MAX + 16];
+	struct task *t;
+
+	/* Staging folders are one level deep and named like the task. */
+	if (parent != INO_NEW)
+		return -EPERM;
+	snprintf(probe, sizeof(probe), "%s" PROMPT_SUFFIX, name);
+	if (strlen(name) > NAME_MAX - 7 ||
+	    prompt_classify_name(probe, taskname, sizeof(taskname), why, sizeof(why)) !=
+	    PROMPT_NAME_PROMPT) {
+		log_info("new/%s/ refused: %s", name, why);
+		return -EINVAL;
+	}
+	if ((t = task_table_get_name(db->table, taskname))) {
+		task_unref(t);
+		log_info("new/%s/ refused: task %s already exists", name, taskname);
+		return -EEXIST;
+	}
+	if (mkdirat(db->dirfd, name, (mode & 0777) | 0700) < 0)
+		return -errno;
+	return dropbox_lookup_at(db, INO_NEW, name, ino, st);
+}
+
+int dropbox_rmdir_at(struct dropbox *db, uint64_t parent, const char *name)
+{
+	if (parent != INO_NEW)
+		return -ENOENT;
+	if (unlinkat(db->dirfd, name, AT_REMOVEDIR) < 0)
+		return -errno;
+	pthread_mutex_lock(&db->mu);
+	detach_tree(db, name);
 	pthread_mutex_unlock(&db->mu);
 	return 0;
 }
 
 int dropbox_rename(struct dropbox *db, const char *from, const char *to, unsigned flags)
 {
-	char taskname[NAME_MAX + 1];
+	return dropbox_rename_at(db, INO_NEW, from, INO_NEW, to, flags);
+}
+
+int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name,
+		      uint64_t newparent, const char *to_name, unsigned flags)
+{
+	char taskname[NAME_MAX + 1], from[PATH_MAX], to[PATH_MAX];
 	struct task *t;
 	struct dnode *n;
+	bool from_staged, to_staged;
+	struct stat st;
 	int rc;
 
 	if (flags & ~RENAME_NOREPLACE)
 		return -EINVAL; /* RENAME_EXCHANGE would swap a prompt out unseen */
-	rc = refuse_name(to, taskname, sizeof(taskname));
+	rc = rel_path(db, parent, from_name, from, sizeof(from), &from_staged);
+	if (rc == 0)
+		rc = rel_path(db, newparent, to_name, to, sizeof(to), &to_staged);
 	if (rc < 0)
 		return rc;
-	bool is_prompt = rc == 1;
+	if (fstatat(db->dirfd, from, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode)) {
+		/* A staging folder may be renamed ("New Folder" -> "cow"),
+		 * only within new/, to a name a task could have. */
+		char probe[NAME_MAX + 16], why[256];
+		if (to_staged || from_staged)
+			return -EPERM;
+		if (strlen(to) > NAME_MAX - 7)
+			return -EINVAL;
+		snprintf(probe, sizeof(probe), "%.*s" PROMPT_SUFFIX, NAME_MAX - 7, to);
+		if (
+		    prompt_classify_name(probe, taskname, sizeof(taskname), why, sizeof(why)) !=
+		    PROMPT_NAME_PROMPT)
+			return -EINVAL;
+		if ((t = task_table_get_name(db->table, taskname))) {
+			task_unref(t);
+			return -EEXIST;
+		}
+		if (renameat2(db->dirfd, from, db->dirfd, to, flags | RENAME_NOREPLACE) < 0)
+			return -errno;
+		pthread_mutex_lock(&db->mu);
+		n = strmap_remove(db->by_name, from);
+		if (n) {
+			char *nn = strdup(to);
+			if (nn) {
+				free(n->name);
+				n->name = nn;
+				strmap_put(db->by_name, to, n);
+			} else {
+				n->unlinked = true;
+			}
+		}
+		rename_tree(db, from, to);
+		pthread_mutex_unlock(&db->mu);
+		return 0;
+	}
+	rc = to_staged ? (!strcmp(to_name, "prompt") ? 1 : 0)
+		       : refuse_name(to, taskname, sizeof(taskname));
+	if (rc < 0)
+		return rc;
+	bool is_prompt = rc == 1 && !to_staged;
 	if (is_prompt && (t = task_table_get_name(db->table, taskname))) {
 		task_unref(t);
 		log_info("new/%s refused: task %s already exists", to, taskname);
@@ -560,15 +762,35 @@ int dropbox_rename(struct dropbox *db, const char *from, const char *to, unsigne
 	}
 	pthread_mutex_unlock(&db->mu);
 	/* Renaming into NAME.prompt is how editors save: it submits. */
-	return is_prompt ? accept_entry(db, to, false) : 0;
+	return rc == 1 ? accept_entry(db, to, false) : 0;
 }
 
 int dropbox_readdir(struct dropbox *db, off_t off,
 		    int (*fill)(void *ctx, const char *name, const struct stat *st, off_t next),
 		    void *ctx)
 {
-	int fd = openat(db->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return dropbox_readdir_at(db, INO_NEW, off, fill, ctx);
+}
+
+int dropbox_readdir_at(struct dropbox *db, uint64_t ino, off_t off,
+		       int (*fill)(void *ctx, const char *name, const struct stat *st, off_t next),
+		       void *ctx)
+{
+	char rel[PATH_MAX] = ".";
+	int fd;
 	DIR *d;
+
+	if (ino != INO_NEW) {
+		pthread_mutex_lock(&db->mu);
+		struct dnode *n = node_by_ino(db, ino);
+		if (!n || n->unlinked || !n->is_dir) {
+			pthread_mutex_unlock(&db->mu);
+			return n && !n->is_dir ? -ENOTDIR : -ENOENT;
+		}
+		snprintf(rel, sizeof(rel), "%s", n->name);
+		pthread_mutex_unlock(&db->mu);
+	}
+	fd = openat(db->dirfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *de;
 
 	if (fd < 0)
@@ -578,14 +800,18 @@ int dropbox_readdir(struct dropbox *db, off_t off,
 		close(fd);
 		return -errno;
 	}
+	/* Cookies are the backing directory's own positions, "." and ".."
+	 * included, so they can never collide with ones we made up. */
 	if (off > 0)
 		seekdir(d, off);
 	while ((de = readdir(d)) != NULL) {
 		struct stat st = {0};
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
 		st.st_ino = de->d_ino;
 		st.st_mode = (mode_t)(de->d_type << 12);
+		if (!strcmp(de->d_name, "."))
+			st.st_ino = ino;
+		else if (!strcmp(de->d_name, ".."))
+			st.st_ino = ino == INO_NEW ? INO_ROOT : INO_NEW;
 		if (fill(ctx, de->d_name, &st, telldir(d)))
 			break;
 	}
@@ -707,17 +933,76 @@ int dropbox_accept(struct dropbox *db, const char *filename)
 
 static int accept_prompt(struct dropbox *db, const char *filename, bool quiet)
 {
-	char taskname[NAME_MAX + 1], why[512] = "", warn[256] = "";
-	struct prompt_spec spec = {0};
-	char *text = NULL, *image = NULL;
-	size_t len = 0, image_len = 0;
-	const char *ext = NULL;
-	struct task *t = NULL;
-	int rc;
+	char taskname[NAME_MAX + 1], why[256];
 
 	if (prompt_classify_name(filename, taskname, sizeof(taskname), why, sizeof(why)) !=
 	    PROMPT_NAME_PROMPT)
 		return -EINVAL;
+	return accept_text(db, filename, taskname, NULL, quiet);
+}
+
+/* The first image file of a staging folder, by name: what a user dropped
+ * in. NULL when there is none. */
+static char *first_image_in(struct dropbox *db, const char *dir)
+{
+	int fd = openat(db->dirfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char *found = NULL, **names = NULL;
+	size_t count = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return NULL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "prompt"))
+			continue;
+		char **p = realloc(names, (count + 1) * sizeof(*p));
+		if (!p)
+			break;
+		names = p;
+		if ((names[count] = strdup(de->d_name)))
+			count++;
+	}
+	if (names)
+		qsort(names, count, sizeof(*names), compare_strings);
+	for (size_t i = 0; i < count; i++) {
+		unsigned char head[12];
+		int f = found ? -1 : openat(dirfd(d), names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (f >= 0) {
+			struct stat st;
+			if (fstat(f, &st) == 0 && S_ISREG(st.st_mode) &&
+			    read(f, head, sizeof(head)) == (ssize_t)sizeof(head) &&
+			    image_ext(head, sizeof(head)) &&
+			    asprintf(&found, "%s/%s", dir, names[i]) < 0)
+				found = NULL;
+			close(f);
+		}
+		free(names[i]);
+	}
+	free(names);
+	closedir(d);
+	return found;
+}
+
+/* Accept the prompt text in FILENAME (relative to new/) as task TASKNAME.
+ * For a staging folder, stagedir names it: relative image paths are taken
+ * from it, its first image is sent when the prompt names none, and the
+ * whole folder goes once the task exists. */
+static int accept_text(struct dropbox *db, const char *filename, const char *taskname,
+		       const char *stagedir, bool quiet)
+{
+	char why[512] = "", warn[256] = "";
+	struct prompt_spec spec = {0};
+	char *text = NULL, *image = NULL, *image_path = NULL;
+	size_t len = 0, image_len = 0;
+	const char *ext = NULL;
+	struct task *t = NULL;
+	int rc;
 
 	pthread_mutex_lock(&db->accept_mu);
 	if ((t = task_table_get_name(db->table, taskname))) {
@@ -750,7 +1035,16 @@ static int accept_prompt(struct dropbox *db, const char *filename, bool quiet)
 	if (spec.image && (!strncmp(spec.image, "http://", 7) || !strncmp(spec.image, "https://", 8))) {
 		/* sent as a URL string; the provider fetches it */
 	} else if (spec.image) {
-		if (read_image(db, spec.image, &image, &image_len, &ext, why, sizeof(why)) < 0) {
+		if (stagedir && spec.image[0] != '/' &&
+		    asprintf(&image_path, "%s/%s", stagedir, spec.image) < 0)
+			image_path = NULL;
+		if (read_image(db, image_path ? image_path : spec.image, &image, &image_len,
+			       &ext, why, sizeof(why)) < 0) {
+			rc = -EINVAL;
+			goto refused;
+		}
+	} else if (stagedir && (image_path = first_image_in(db, stagedir))) {
+		if (read_image(db, image_path, &image, &image_len, &ext, why, sizeof(why)) < 0) {
 			rc = -EINVAL;
 			goto refused;
 		}
@@ -791,7 +1085,13 @@ static int accept_prompt(struct dropbox *db, const char *filename, bool quiet)
 		rc = 0;
 	}
 	/* The prompt now lives in the task; the drop box forgets it. */
-	if (unlinkat(db->dirfd, filename, 0) == 0) {
+	if (stagedir) {
+		fs_remove_tree(db->dirfd, stagedir);
+		pthread_mutex_lock(&db->mu);
+		detach_tree(db, stagedir);
+		pthread_mutex_unlock(&db->mu);
+		notify_entry(db, stagedir);
+	} else if (unlinkat(db->dirfd, filename, 0) == 0) {
 		pthread_mutex_lock(&db->mu);
 		node_detach(db, filename);
 		pthread_mutex_unlock(&db->mu);
@@ -818,6 +1118,7 @@ out:
 	prompt_spec_free(&spec);
 	free(text);
 	free(image);
+	free(image_path);
 	return rc;
 }
 

@@ -63,6 +63,24 @@ int dropbox_readdir(struct dropbox *db, off_t off,
 		    int (*fill)(void *ctx, const char *name, const struct stat *st, off_t next),
 		    void *ctx);
 
+/* The same for any folder of the drop box: parent is INO_NEW or a staging
+ * folder new/NAME/, whose files are all scratch but "prompt", which
+ * submits task NAME with the folder's first image as input_reference. */
+int dropbox_lookup_at(struct dropbox *db, uint64_t parent, const char *name, uint64_t *ino,
+		      struct stat *st);
+int dropbox_create_at(struct dropbox *db, uint64_t parent, const char *name, mode_t mode,
+		      int flags, uint64_t *ino, struct stat *st, struct dropbox_file **f);
+int dropbox_unlink_at(struct dropbox *db, uint64_t parent, const char *name);
+int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from,
+		      uint64_t newparent, const char *to, unsigned flags);
+int dropbox_readdir_at(struct dropbox *db, uint64_t ino, off_t off,
+		       int (*fill)(void *ctx, const char *name, const struct stat *st, off_t next),
+		       void *ctx);
+/* mkdir new/NAME: a staging folder (only directly in new/). */
+int dropbox_mkdir_at(struct dropbox *db, uint64_t parent, const char *name, mode_t mode,
+		     uint64_t *ino, struct stat *st);
+int dropbox_rmdir_at(struct dropbox *db, uint64_t parent, const char *name);
+
 /* Accept the prompt file new/FILENAME as a task (used by flush and rename).
  * 0 or -errno; reasons go to new/NAME.error and the log. */
 int dropbox_accept(struct dropbox *db, const char *filename);

@@ -14,6 +14,12 @@
 
 #define CTX(req) ((struct fs_context *)fuse_req_userdata(req))
 
+/* new/ and its staging folders belong to the drop box. */
+static int in_dropbox(fuse_ino_t ino)
+{
+	return ino == INO_NEW || ino_is_dropbox(ino);
+}
+
 /* File handles carry their kind in the low bit: tree files are even
  * pointers, drop-box files odd. */
 static uint64_t fh_of_dropbox(struct dropbox_file *f)
@@ -62,10 +68,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct tree_attr a;
 	int rc;
 
-	if (parent == INO_NEW) {
+	if (in_dropbox(parent)) {
 		uint64_t ino;
 		struct stat st;
-		rc = dropbox_lookup(c->dropbox, name, &ino, &st);
+		rc = dropbox_lookup_at(c->dropbox, parent, name, &ino, &st);
 		if (rc < 0)
 			fuse_reply_err(req, -rc);
 		else
@@ -150,7 +156,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	uint64_t ino;
 	int rc;
 
-	if (parent != INO_NEW) {
+	if (!in_dropbox(parent)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
@@ -158,7 +164,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	rc = dropbox_create(c->dropbox, name, mode, fi->flags, &ino, &e.attr, &f);
+	rc = dropbox_create_at(c->dropbox, parent, name, mode, fi->flags, &ino, &e.attr, &f);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -178,30 +184,43 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
-	/* Only regular files exist in veofs; mknod of one is a create. */
-	fuse_reply_err(req, parent == INO_NEW ? EPERM : EACCES);
+	/* Only regular files and staging folders exist in veofs. */
+	fuse_reply_err(req, in_dropbox(parent) ? EPERM : EACCES);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	fuse_reply_err(req, parent == INO_NEW ? EPERM : EACCES);
+	struct fs_context *c = CTX(req);
+	struct stat st;
+	uint64_t ino;
+	int rc;
+
+	if (!in_dropbox(parent)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	rc = dropbox_mkdir_at(c->dropbox, parent, name, mode, &ino, &st);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, &st, DROPBOX_TIMEOUT);
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, parent == INO_NEW ? EPERM : EACCES);
+	fuse_reply_err(req, in_dropbox(parent) ? EPERM : EACCES);
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	fuse_reply_err(req, newparent == INO_NEW ? EPERM : EACCES);
+	fuse_reply_err(req, in_dropbox(newparent) ? EPERM : EACCES);
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_context *c = CTX(req);
-	int rc = parent == INO_NEW ? dropbox_unlink(c->dropbox, name)
-				   : tree_unlink(c->tree, parent, name);
+	int rc = in_dropbox(parent) ? dropbox_unlink_at(c->dropbox, parent, name)
+				    : tree_unlink(c->tree, parent, name);
 
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }
@@ -209,7 +228,8 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_context *c = CTX(req);
-	int rc = parent == INO_NEW ? -ENOTDIR : tree_rmdir(c->tree, parent, name);
+	int rc = in_dropbox(parent) ? dropbox_rmdir_at(c->dropbox, parent, name)
+				    : tree_rmdir(c->tree, parent, name);
 
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }
@@ -220,9 +240,9 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_context *c = CTX(req);
 	int rc;
 
-	if (parent == INO_NEW && newparent == INO_NEW)
-		rc = dropbox_rename(c->dropbox, name, newname, flags);
-	else if (parent == INO_NEW || newparent == INO_NEW)
+	if (in_dropbox(parent) && in_dropbox(newparent))
+		rc = dropbox_rename_at(c->dropbox, parent, name, newparent, newname, flags);
+	else if (in_dropbox(parent) || in_dropbox(newparent))
 		rc = -EXDEV;
 	else if (parent == INO_ROOT && newparent == INO_ROOT)
 		rc = tree_rename(c->tree, name, newname, flags);
@@ -372,21 +392,10 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (ino == INO_NEW) {
-		/* "." and ".." first, then the backing directory's entries,
-		 * whose cookies are telldir() positions (shifted past ours). */
-		struct stat st = {.st_mode = S_IFDIR, .st_ino = INO_NEW};
-		rc = 0;
-		if (off < 1 && dir_fill(&b, ".", &st, 1))
-			goto done;
-		st.st_ino = INO_ROOT;
-		if (off < 2 && dir_fill(&b, "..", &st, 2))
-			goto done;
-		rc = dropbox_readdir(c->dropbox, off < 2 ? 0 : off, dir_fill, &b);
-	} else {
+	if (in_dropbox(ino))
+		rc = dropbox_readdir_at(c->dropbox, ino, off, dir_fill, &b);
+	else
 		rc = tree_readdir(c->tree, ino, off, dir_fill, &b);
-	}
-done:
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

@@ -113,6 +113,10 @@ int main(int argc, char **argv)
 		cli_free(&cli);
 		return 2;
 	}
+	if (cli.fake) {
+		cli_free(&cli);
+		return 0;
+	}
 	if (cli.help || cli.version) {
 		if (cli.help)
 			cli_usage(argv[0]);
@@ -277,7 +281,9 @@ int main(int argc, char **argv)
 	 * ls and cat status never queue behind them. */
 	fuse_loop_cfg_set_max_threads(loop, 64);
 	fuse_loop_cfg_set_idle_threads(loop, 8);
-	rc = fuse_session_loop_mt(se, loop) == 0 ? 0 : 1;
+	/* A signal (SIGTERM, SIGINT, SIGHUP) is a clean stop: libfuse
+	 * returns its number. Only a negative value is a failure. */
+	rc = fuse_session_loop_mt(se, loop) < 0 ? 1 : 0;
 	log_info("unmounting %s", mountpoint);
 
 out:

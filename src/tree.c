@@ -586,6 +586,8 @@ int tree_rename(struct tree *tr, const char *from, const char *to, unsigned flag
 
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;
+	if (!strcmp(from, "new") || !strcmp(to, "new"))
+		return -EBUSY; /* the drop box stays where it is */
 	if (!strcmp(from, to))
 		return 0;
 	/* A task may be renamed to anything a prompt could have named it. */

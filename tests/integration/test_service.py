@@ -123,9 +123,7 @@ class ReadyAndStopTest(harness.VeofsTestCase):
         self.assertEqual(m.unmount(), 0)
 
     # A service manager reads a non-zero status after its own SIGTERM as a
-    # failure. libfuse's loop returns the signal's number after SIGTERM, and
-    # main() turns any non-zero return into exit status 1.
-    @unittest.expectedFailure
+    # failure: SIGTERM is a clean stop.
     def test_sigterm_exit_status_is_zero(self):
         sim = self.start_sim()
         m = self.mount(sim)
@@ -340,9 +338,7 @@ class MountCommandTest(harness.VeofsTestCase):
         self.assert_mounted_and_working(sim, r)
 
     # mount(8) passes its -v (and -n, -s, -f) on to a mount helper:
-    # `mount.fuse.veofs SOURCE DIR [-sfnv] -o OPTIONS`. veofs refuses -v and
-    # -n as unknown options, and would take -f (fake) for foreground.
-    @unittest.expectedFailure
+    # `mount.fuse.veofs SOURCE DIR [-sfnv] -o OPTIONS`.
     def test_mount_verbose_through_the_helper_links(self):
         sim, r = self.mount_in_namespace(["_netdev"], links=True, mount_flags="-v")
         self.assert_mounted_and_working(sim, r)

@@ -220,3 +220,21 @@ Test(cli, unknown_o_key_is_an_error_naming_it)
 	cr_assert_eq(PARSE("-o", "allow_other,auto_unmount,nosuid,ro", "/mnt/veo"), 0, "%s", err);
 	cr_assert_str_eq(c.fuse_opts, "allow_other,auto_unmount,nosuid,ro");
 }
+
+/* mount(8) runs mount.veofs SOURCE DIR [-sfnv] [-N NS] -o OPTS. */
+Test(cli, mount_helper_flags_are_understood)
+{
+	char *v[] = {"/sbin/mount.fuse.veofs", "veofs", "/mnt/veo", "-n", "-v", "-s",
+		     "-N", "/proc/1/ns/mnt", "-o", "rw,config=/etc/veofs/veofs.conf", NULL};
+
+	cr_assert_eq(parse_n(10, v), 0, "%s", err);
+	cr_assert_str_eq(c.mountpoint, "/mnt/veo");
+	cr_assert_str_eq(c.config_file, "/etc/veofs/veofs.conf");
+	cr_assert_not(c.foreground);
+	cr_assert_not(c.fake);
+	cli_free(&c);
+	char *f[] = {"mount.veofs", "veofs", "/mnt/veo", "-f", NULL};
+	cr_assert_eq(parse_n(4, f), 0, "%s", err);
+	cr_assert(c.fake, "-f from mount(8) means fake");
+	cr_assert_not(c.foreground);
+}

@@ -731,7 +731,8 @@ Test(engine, restart_resumes_a_partial_download)
 	wait_video(r, 5000);
 	assert_video_matches("job2", id);
 	int n = fake_remote_content_calls(env.fake, calls, 4);
-	cr_assert_eq(n, 1);
+	/* The video once, from the synced bytes; a thumbnail request may follow. */
+	cr_assert(n == 1 || n == 2, "%d content calls", n);
 	cr_assert_eq(calls[0].offset, 100000, "resumed at %lld", (long long)calls[0].offset);
 }
 
@@ -1125,7 +1126,9 @@ Test(engine, download_keeps_trying_through_server_errors)
 	}
 	wait_video(t, 3000);
 	assert_video_matches("job", id);
-	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CONTENT), 8);
+	/* 7 refused, 1 served, and at most one more for the thumbnail. */
+	int calls = fake_remote_calls(env.fake, FAKE_CONTENT);
+	cr_assert(calls == 8 || calls == 9, "%d content calls", calls);
 }
 
 Test(engine, pending_task_from_disk_is_submitted)
