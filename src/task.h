@@ -39,8 +39,9 @@ struct task {
 	int64_t image_size;
 	uint64_t source_hash;     /* of the prompt file's bytes, to recognise it */
 	long long created;        /* epoch seconds of acceptance */
-	/* Inode of the task's directory in the state dir: a write never
-	 * lands in another task's directory that took the same name. */
+	/* Identity of the task's directory in the state dir (inode and birth
+	 * time): a write never lands in another task's directory that took
+	 * the same name. */
 	uint64_t dir_ino;
 
 	enum task_state state;

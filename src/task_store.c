@@ -195,12 +195,26 @@ static int task_dirfd(struct task_store *s, const char *name)
 	return openat(s->tasks_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* Who a directory is: its inode number, which file systems reuse at once,
+ * mixed with its birth time where the file system records one. */
+static uint64_t dir_identity(int fd)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME, &sx) < 0)
+		return 0;
+	uint64_t id = sx.stx_ino;
+	if (sx.stx_mask & STATX_BTIME)
+		id ^= ((uint64_t)sx.stx_btime.tv_sec * 1000000007ULL +
+		       sx.stx_btime.tv_nsec) << 1;
+	return id ? id : 1;
+}
+
 /* The directory of this very task (t->mu not held), or -errno. Writes go
  * through the returned fd, so they stay in the task's own directory even
  * if it is renamed away (rmdir) meanwhile. */
 static int own_dirfd(struct task_store *s, struct task *t)
 {
-	struct stat st;
 	char *name;
 	uint64_t ino;
 	bool deleted;
@@ -221,7 +235,7 @@ static int own_dirfd(struct task_store *s, struct task *t)
 	free(name);
 	if (fd < 0)
 		return -errno;
-	if (ino && (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != ino)) {
+	if (ino && dir_identity(fd) != ino) {
 		close(fd);
 		return -ESTALE;
 	}
@@ -262,12 +276,9 @@ int task_store_create(struct task_store *s, struct task *t,
 		rc = -errno;
 		goto fail;
 	}
-	struct stat dst;
-	if (fstat(fd, &dst) == 0) {
-		pthread_mutex_lock(&t->mu);
-		t->dir_ino = (uint64_t)dst.st_ino;
-		pthread_mutex_unlock(&t->mu);
-	}
+	pthread_mutex_lock(&t->mu);
+	t->dir_ino = dir_identity(fd);
+	pthread_mutex_unlock(&t->mu);
 	pthread_mutex_lock(&t->mu);
 	record = record_dump(t);
 	prompt_len = strlen(t->prompt);
@@ -569,9 +580,7 @@ static struct task *load_one(struct task_store *s, const char *name)
 		text = NULL;
 	}
 	load_video(t, dfd);
-	struct stat dst;
-	if (fstat(dfd, &dst) == 0)
-		t->dir_ino = (uint64_t)dst.st_ino;
+	t->dir_ino = dir_identity(dfd);
 	/* Only veofs writes here: any dot-file is a temporary a crash left. */
 	fs_remove_dotfiles(dfd);
 	close(dfd);
@@ -629,7 +638,8 @@ int task_store_load(struct task_store *s,
 	closedir(d);
 	/* Creation order would be nicer, but name order is stable and the
 	 * record's created time is there for anyone who sorts. */
-	qsort(names, n, sizeof(*names), compare_names);
+	if (n)
+		qsort(names, n, sizeof(*names), compare_names);
 	for (size_t i = 0; i < n; i++) {
 		struct task *t = load_one(s, names[i]);
 		free(names[i]);
