@@ -131,6 +131,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 					   FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 					   FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME));
 		rc = tree_setattr_ctl(c->tree, ino, harmless);
+		if (rc < 0)
+			tree_log_refusal(c->tree, ino, NULL, "changing attributes", -rc);
 		if (rc == 0)
 			rc = tree_getattr(c->tree, ino, &a);
 		if (rc < 0)
@@ -157,6 +159,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	int rc;
 
 	if (!in_dropbox(parent)) {
+		tree_log_refusal(c->tree, parent, name, "creating", EACCES);
 		fuse_reply_err(req, EACCES);
 		return;
 	}
@@ -185,7 +188,9 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		     dev_t rdev)
 {
 	/* Only regular files and staging folders exist in veofs. */
-	fuse_reply_err(req, in_dropbox(parent) ? EPERM : EACCES);
+	int err = in_dropbox(parent) ? EPERM : EACCES;
+	tree_log_refusal(CTX(req)->tree, parent, name, "mknod", err);
+	fuse_reply_err(req, err);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -196,6 +201,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	int rc;
 
 	if (!in_dropbox(parent)) {
+		tree_log_refusal(c->tree, parent, name, "mkdir", EACCES);
 		fuse_reply_err(req, EACCES);
 		return;
 	}
@@ -208,12 +214,18 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, in_dropbox(parent) ? EPERM : EACCES);
+	int err = in_dropbox(parent) ? EPERM : EACCES;
+
+	tree_log_refusal(CTX(req)->tree, parent, name, "symlink", err);
+	fuse_reply_err(req, err);
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	fuse_reply_err(req, in_dropbox(newparent) ? EPERM : EACCES);
+	int err = in_dropbox(newparent) ? EPERM : EACCES;
+
+	tree_log_refusal(CTX(req)->tree, newparent, newname, "hard link", err);
+	fuse_reply_err(req, err);
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -248,6 +260,8 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = tree_rename(c->tree, name, newname, flags);
 	else
 		rc = -EACCES;
+	if (rc == -EACCES || rc == -EXDEV)
+		tree_log_refusal(c->tree, parent, name, "rename", -rc);
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }
 
@@ -271,6 +285,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct tree_file *f;
 	struct tree_open_info info;
 	rc = tree_open(c->tree, ino, fi->flags, &f, &info);
+	if (rc == -EACCES)
+		tree_log_refusal(c->tree, ino, NULL, (fi->flags & O_ACCMODE) == O_RDONLY ?
+				 "reading" : "writing", EACCES);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -446,7 +463,10 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
-	fuse_reply_err(req, ino_is_dropbox(ino) || ino == INO_NEW ? ENOTSUP : EACCES);
+	int err = ino_is_dropbox(ino) || ino == INO_NEW ? ENOTSUP : EACCES;
+
+	tree_log_refusal(CTX(req)->tree, ino, name, "setting attribute", err);
+	fuse_reply_err(req, err);
 }
 
 static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)

@@ -612,3 +612,23 @@ int tree_rename(struct tree *tr, const char *from, const char *to, unsigned flag
 	task_unref(t);
 	return rc;
 }
+
+void tree_log_refusal(struct tree *tr, uint64_t ino, const char *name, const char *op,
+		      int err)
+{
+	char where[NAME_MAX + 64] = "the mount root";
+	struct task *t = NULL;
+
+	if (ino_is_task(ino))
+		t = task_table_get_tid(tr->table, ino_task_tid(ino));
+	if (t) {
+		pthread_mutex_lock(&t->mu);
+		enum task_file f = ino_task_file(ino);
+		snprintf(where, sizeof(where), "task %s%s%s", t->name,
+			 f == TF_DIR ? "" : ": ", f == TF_DIR ? "" : task_file_name(t, f));
+		pthread_mutex_unlock(&t->mu);
+		task_unref(t);
+	}
+	log_info("%s: %s%s%s refused: %s", where, op, name ? " " : "", name ? name : "",
+		 err == EACCES ? "read-only (only new/ and ctl take writes)" : strerror(err));
+}

@@ -72,6 +72,10 @@ int tree_setattr_ctl(struct tree *tr, uint64_t ino, int only_size_or_times);
 /* mv NAME OTHER at the root: the task and its folder take the new name. */
 int tree_rename(struct tree *tr, const char *from, const char *to, unsigned flags);
 
+/* Log, once per refused call, what was refused where and why. */
+void tree_log_refusal(struct tree *tr, uint64_t ino, const char *name, const char *op,
+		      int err);
+
 struct statvfs;
 /* Space of the state dir, where prompts and videos go. */
 int tree_statfs(struct tree *tr, struct statvfs *sv);
