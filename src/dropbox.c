@@ -926,6 +926,42 @@ static int read_image(struct dropbox *db, const char *path, char **data, size_t 
 	return 0;
 }
 
+/* The task is durable: show it, let the drop box forget its source (the
+ * prompt or id file, or the whole staging folder) and start work on it. */
+static void publish_task(struct dropbox *db, struct task *t, const char *filename,
+			 const char *stagedir)
+{
+	int rc = task_table_insert(db->table, t);
+
+	if (rc < 0) /* durable already: it shows at the next mount at worst */
+		log_error("task %s: stored but not shown: %s", t->name, strerror(-rc));
+	if (stagedir) {
+		fs_remove_tree(db->dirfd, stagedir);
+		pthread_mutex_lock(&db->mu);
+		detach_tree(db, stagedir);
+		pthread_mutex_unlock(&db->mu);
+		notify_entry(db, stagedir);
+	} else if (unlinkat(db->dirfd, filename, 0) == 0) {
+		pthread_mutex_lock(&db->mu);
+		node_detach(db, filename);
+		pthread_mutex_unlock(&db->mu);
+		notify_entry(db, filename);
+	}
+	remove_error_file(db, t->name);
+	if (db->engine)
+		engine_kick(db->engine, t);
+	if (db->notify)
+		kernel_notify_attr(db->notify, INO_ROOT);
+}
+
+static void log_refusal(const char *filename, const char *why, bool quiet)
+{
+	if (quiet)
+		log_debug("new/%s refused: %s", filename, why);
+	else
+		log_info("new/%s refused: %s", filename, why);
+}
+
 int dropbox_accept(struct dropbox *db, const char *filename)
 {
 	return accept_prompt(db, filename, false);
@@ -1078,39 +1114,13 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 			rc = -EIO;
 		goto refused;
 	}
-	rc = task_table_insert(db->table, t);
-	if (rc < 0) {
-		/* Durable already; it shows at the next mount at worst. */
-		log_error("task %s: stored but not shown: %s", taskname, strerror(-rc));
-		rc = 0;
-	}
-	/* The prompt now lives in the task; the drop box forgets it. */
-	if (stagedir) {
-		fs_remove_tree(db->dirfd, stagedir);
-		pthread_mutex_lock(&db->mu);
-		detach_tree(db, stagedir);
-		pthread_mutex_unlock(&db->mu);
-		notify_entry(db, stagedir);
-	} else if (unlinkat(db->dirfd, filename, 0) == 0) {
-		pthread_mutex_lock(&db->mu);
-		node_detach(db, filename);
-		pthread_mutex_unlock(&db->mu);
-		notify_entry(db, filename);
-	}
-	remove_error_file(db, taskname);
 	log_info("task %s: accepted (%s, %s s, %s%s)", taskname, t->model, t->seconds,
 		 t->size, t->image_file || t->image_url ? ", with an image" : "");
-	if (db->engine)
-		engine_kick(db->engine, t);
-	if (db->notify)
-		kernel_notify_attr(db->notify, INO_ROOT);
+	publish_task(db, t, filename, stagedir);
 	goto out;
 
 refused:
-	if (quiet)
-		log_debug("new/%s refused: %s", filename, why);
-	else
-		log_info("new/%s refused: %s", filename, why);
+	log_refusal(filename, why, quiet);
 	write_error_file(db, taskname, why);
 out:
 	pthread_mutex_unlock(&db->accept_mu);
@@ -1198,24 +1208,11 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 			rc = -EIO;
 		goto refused;
 	}
-	if (task_table_insert(db->table, t) < 0)
-		log_error("task %s: stored but not shown", taskname);
-	if (unlinkat(db->dirfd, filename, 0) == 0) {
-		pthread_mutex_lock(&db->mu);
-		node_detach(db, filename);
-		pthread_mutex_unlock(&db->mu);
-		notify_entry(db, filename);
-	}
-	remove_error_file(db, taskname);
 	log_info("task %s: attached to provider task %s", taskname, id);
-	if (db->engine)
-		engine_kick(db->engine, t);
+	publish_task(db, t, filename, NULL);
 	goto out;
 refused:
-	if (quiet)
-		log_debug("new/%s refused: %s", filename, why);
-	else
-		log_info("new/%s refused: %s", filename, why);
+	log_refusal(filename, why, quiet);
 	write_error_file(db, taskname, why);
 out:
 	pthread_mutex_unlock(&db->accept_mu);
