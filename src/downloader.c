@@ -85,7 +85,7 @@ static int on_data(void *ctx, const void *buf, size_t len)
 	if (checkpoint)
 		t->video_synced = d->offset;
 	pthread_cond_broadcast(&t->video_cv);
-	rc = t->deleted ? -1 : 0;
+	rc = t->deleted || atomic_load(&d->e->stopping) ? -1 : 0;
 	pthread_mutex_unlock(&t->mu);
 	if (checkpoint)
 		task_store_save(d->e->store, t);
@@ -274,7 +274,7 @@ void downloader_run(struct engine *e, struct task *t)
 		res.retryable = true;
 failed:
 	pthread_mutex_lock(&t->mu);
-	if (t->deleted) {
+	if (t->deleted || atomic_load(&e->stopping)) {
 		pthread_mutex_unlock(&t->mu);
 		goto out;
 	}

@@ -70,6 +70,7 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	atomic_store(&e->stopping, true);
 	scheduler_free(e->control);
 	scheduler_free(e->download);
 	free(e);

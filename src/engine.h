@@ -5,6 +5,7 @@
 #ifndef VEOFS_ENGINE_H
 #define VEOFS_ENGINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,6 +36,10 @@ struct engine {
 	struct kernel_notify *notify;   /* may be NULL (tests) */
 	struct scheduler *control;      /* submit and poll */
 	struct scheduler *download;
+	/* Set on the way out: downloads stop at once (they resume from the
+	 * synced bytes next time); creates are let finish, since their
+	 * answer is the only record of what was paid for. */
+	atomic_bool stopping;
 };
 
 struct engine *engine_new(const struct engine_options *o, struct remote *remote,
