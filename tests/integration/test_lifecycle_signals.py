@@ -63,12 +63,6 @@ class SignalTest(harness.VeofsTestCase):
         self.assertEqual(sim.stats()["creates"], 1)
         self.assertEqual(m.unmount(), 0)
 
-    # Bug: main() (src/main.c) turns any non-zero return of
-    # fuse_session_loop_mt() into exit status 1, but libfuse returns the
-    # number of the signal that ended the loop, so SIGTERM, SIGINT and
-    # SIGHUP unmount cleanly yet exit 1. A signal that ended the loop
-    # should give status 0.
-    @unittest.expectedFailure
     def test_signals_exit_zero(self):
         """After SIGTERM, SIGINT or SIGHUP veofs exits with status 0."""
         sim = self.start_sim()
