@@ -82,6 +82,7 @@ static int on_data(void *ctx, const void *buf, size_t len)
 	}
 	pthread_mutex_lock(&t->mu);
 	t->video_have = d->offset;
+	t->stall_since_ms = 0;
 	if (checkpoint)
 		t->video_synced = d->offset;
 	pthread_cond_broadcast(&t->video_cv);

@@ -84,7 +84,9 @@ int fs_write_replace(int dirfd, const char *name, const void *data, size_t len,
 
 int fs_read_all(int dirfd, const char *name, size_t max, char **out, size_t *len)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO or device named by a user must not hang us
+	 * before fstat can refuse it. */
+	int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	char *buf;
 	size_t have = 0;

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,27 @@ static void insert_loaded(void *ctx, struct task *t)
 	if (task_table_insert(ctx, t) < 0)
 		log_error("task %s: loaded twice; ignored", t->name);
 	task_unref(t);
+}
+
+struct exit_watch {
+	struct fuse_session *se;
+	struct engine *engine;
+	atomic_bool done;
+};
+
+/* Once the session is told to exit (a signal, an unmount), reads waiting
+ * for video bytes must give up at once: libfuse joins every worker before
+ * the loop returns, and a service manager will not wait long. */
+static void *watch_exit(void *arg)
+{
+	struct exit_watch *w = arg;
+
+	while (!atomic_load(&w->done) && !fuse_session_exited(w->se))
+		usleep(100 * 1000);
+	atomic_store(&w->engine->stopping, true);
+	if (w->engine->remote->ops->stop)
+		w->engine->remote->ops->stop(w->engine->remote);
+	return NULL;
 }
 
 /* Open files: a folder of thousands of videos may be read at once. */
@@ -276,6 +300,10 @@ int main(int argc, char **argv)
 	}
 	service_notify_ready();
 
+	struct exit_watch watch = {.se = se, .engine = engine};
+	pthread_t watcher;
+	bool watching = pthread_create(&watcher, NULL, watch_exit, &watch) == 0;
+
 	loop = fuse_loop_cfg_create();
 	/* Reads waiting for a download hold a thread each; keep plenty so
 	 * ls and cat status never queue behind them. */
@@ -285,6 +313,10 @@ int main(int argc, char **argv)
 	 * returns its number. Only a negative value is a failure. */
 	rc = fuse_session_loop_mt(se, loop) < 0 ? 1 : 0;
 	log_info("unmounting %s", mountpoint);
+	if (watching) {
+		atomic_store(&watch.done, true);
+		pthread_join(watcher, NULL);
+	}
 
 out:
 	if (se) {

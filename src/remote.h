@@ -71,6 +71,9 @@ struct remote_ops {
 		       const struct remote_sink *sink, struct remote_result *res);
 	/* DELETE /videos/{id}, for cancel. */
 	int (*remove)(struct remote *r, const char *id, struct remote_result *res);
+	/* Optional. veofs is stopping: polls and downloads in flight give up
+	 * at once; a create in flight is let finish. */
+	void (*stop)(struct remote *r);
 	void (*destroy)(struct remote *r);
 };
 

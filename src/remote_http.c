@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ struct http_remote {
 	bool has_key;
 	pthread_mutex_t handles_lock;
 	struct thread_handle *handles; /* every thread's handle, for destroy */
+	atomic_bool stopping;          /* abandon polls and downloads */
 };
 
 struct thread_handle {
@@ -534,6 +536,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 			(x)->rc = curl_easy_setopt((x)->curl, opt, val);  \
 	} while (0)
 
+/* veofs is stopping: a poll or download in flight is abandoned (both are
+ * simply done again next time). A create is never: its answer is the only
+ * record of what was paid for, so create turns this off. */
+static int abandon_when_stopping(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+				 curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_remote *hr = clientp;
+
+	return atomic_load(&hr->stopping) ? 1 : 0;
+}
+
 /* Options every request carries. Returns the first setopt failure; a
  * request whose safety options did not stick is never performed. */
 static CURLcode exchange_setup(struct exchange *x, const char *url,
@@ -564,6 +577,9 @@ static CURLcode exchange_setup(struct exchange *x, const char *url,
 	SETOPT(x, CURLOPT_HEADERDATA, &x->ans);
 	SETOPT(x, CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(x, CURLOPT_WRITEDATA, x);
+	SETOPT(x, CURLOPT_XFERINFOFUNCTION, abandon_when_stopping);
+	SETOPT(x, CURLOPT_XFERINFODATA, hr);
+	SETOPT(x, CURLOPT_NOPROGRESS, 0L);
 	if (send_key && hr->api_key) {
 		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 		SETOPT(x, CURLOPT_XOAUTH2_BEARER, hr->api_key);
@@ -968,6 +984,8 @@ static int http_create(struct remote *r, const struct remote_create *req,
 		rc = CURLE_OUT_OF_MEMORY;
 	if (rc == CURLE_OK)
 		rc = exchange_setup(&x, url, true);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(x.curl, CURLOPT_NOPROGRESS, 1L);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(x.curl, CURLOPT_MIMEPOST, mime);
 	if (rc == CURLE_OK)
@@ -1468,7 +1486,15 @@ static void http_destroy(struct remote *r)
 	free(hr);
 }
 
+static void http_stop(struct remote *r)
+{
+	struct http_remote *hr = r->impl;
+
+	atomic_store(&hr->stopping, true);
+}
+
 static const struct remote_ops http_ops = {
+	.stop = http_stop,
 	.create = http_create,
 	.get = http_get,
 	.content = http_content,

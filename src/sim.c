@@ -1337,7 +1337,11 @@ static int validate(const struct create_fields *f, const char **param,
 		set_err(err, errlen, "prompt must not be empty");
 		return -1;
 	}
-	if (f->prompt.len > PROMPT_MAX) {
+	size_t chars = 0;
+	for (size_t i = 0; i < f->prompt.len; i++)
+		if (((unsigned char)f->prompt.p[i] & 0xc0) != 0x80)
+			chars++; /* UTF-8: count characters, not bytes */
+	if (chars > PROMPT_MAX) {
 		set_err(err, errlen, "prompt is longer than %d characters",
 			PROMPT_MAX);
 		return -1;

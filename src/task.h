@@ -65,6 +65,10 @@ struct task {
 	bool ranges_ok;           /* the server honoured Range for this video */
 	int range_support;        /* -1 not known yet, 0 no, 1 yes */
 	int download_failures;
+	/* When readers began waiting for bytes that did not come; shared by
+	 * every read of the task so one user read that the kernel splits or
+	 * retries waits api.timeout in all, not once per piece. */
+	int64_t stall_since_ms;
 
 	/* Scheduling: one slot per scheduler (control, download), each owned
 	 * by scheduler.c under that scheduler's lock. */

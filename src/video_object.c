@@ -241,7 +241,9 @@ static json_t *load_object(const char *text, size_t len, char *err, size_t errle
 		set_reason(err, errlen, "answer is not valid JSON: empty answer");
 		return NULL;
 	}
-	root = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+	/* A NUL escaped in a string is valid JSON: take it, the text is
+	 * cleaned before anyone sees it. */
+	root = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!root) {
 		char why[sizeof(jerr.text)];
 

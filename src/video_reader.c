@@ -16,6 +16,9 @@
 /* A read this far past the downloaded bytes is a seek: fetch the range
  * directly instead of waiting for the sequential download to get there. */
 #define SEEK_AHEAD_BYTES (4LL << 20)
+/* One direct range request may take this long before we look again at
+ * the budget and at whether veofs is stopping. */
+#define RANGE_ATTEMPT_MS 2000
 
 /* t->mu held. The last bytes are served only once the whole video has
  * been checked: a body cut short (or a Content-Length that lied) must
@@ -84,7 +87,7 @@ static int range_data(void *ctx, const void *buf, size_t len)
 
 /* 1: served from the provider; 0: can't, wait instead; -errno: failed. */
 static ssize_t fetch_range(struct engine *e, struct task *t, char *buf,
-			   size_t len, int64_t off)
+			   size_t len, int64_t off, int64_t timeout_ms)
 {
 	struct remote_result res = {0};
 	struct range_buf r = {.buf = buf, .want = len, .honoured = -1};
@@ -98,7 +101,7 @@ static ssize_t fetch_range(struct engine *e, struct task *t, char *buf,
 	if (!id[0])
 		return 0;
 	rc = e->remote->ops->content(e->remote, id, NULL, off, (int64_t)len,
-				     (long)e->o.timeout_s * 1000, &sink, &res);
+				     (long)timeout_ms, &sink, &res);
 	remote_result_clear(&res);
 	pthread_mutex_lock(&t->mu);
 	if (r.honoured == 0)
@@ -133,24 +136,52 @@ ssize_t video_reader_read(struct engine *e, struct task *t, int fd, char *buf,
 		return pread_all(fd, buf, len, off);
 	}
 	bool seek = off >= t->video_have + SEEK_AHEAD_BYTES && t->range_support != 0;
+	int64_t now = now_ms(), limit = (int64_t)e->o.timeout_s * 1000;
+	/* One budget of api.timeout for all the reads a user's read becomes;
+	 * a stall older than twice that is a new attempt by the user. */
+	if (!t->stall_since_ms || now - t->stall_since_ms > 2 * limit)
+		t->stall_since_ms = now;
+	int64_t budget = t->stall_since_ms + limit - now;
 	pthread_mutex_unlock(&t->mu);
 
-	if (seek) {
-		ssize_t n = fetch_range(e, t, buf, len, off);
-		if (n > 0)
+	/* Fetch a far-ahead range directly, in short attempts so that the way
+	 * out (unmount) never waits long for a stalled provider. */
+	while (seek && budget > 0 && !atomic_load(&e->stopping)) {
+		int64_t slice = budget < RANGE_ATTEMPT_MS ? budget : RANGE_ATTEMPT_MS;
+		ssize_t n = fetch_range(e, t, buf, len, off, slice);
+		if (n > 0) {
+			pthread_mutex_lock(&t->mu);
+			t->stall_since_ms = 0;
+			pthread_mutex_unlock(&t->mu);
 			return n;
+		}
+		pthread_mutex_lock(&t->mu);
+		seek = t->range_support != 0;
+		budget = t->stall_since_ms + limit - now_ms();
+		pthread_mutex_unlock(&t->mu);
 	}
 
 	/* Make sure a download is running (it may be backing off). */
 	engine_kick(e, t);
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += e->o.timeout_s;
 	pthread_mutex_lock(&t->mu);
-	while (!have_bytes(t, end) && !t->deleted && t->state == TASK_COMPLETED) {
-		if (pthread_cond_timedwait(&t->video_cv, &t->mu, &deadline) == ETIMEDOUT) {
+	while (!have_bytes(t, end) && !t->deleted && t->state == TASK_COMPLETED &&
+	       !atomic_load(&e->stopping)) {
+		int64_t left = t->stall_since_ms + limit - now_ms();
+		if (left <= 0) {
 			timed_out = true;
 			break;
 		}
+		/* Short slices: the way out (unmount) must not wait for us. */
+		if (left > 200)
+			left = 200;
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += left / 1000;
+		deadline.tv_nsec += (left % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&t->video_cv, &t->mu, &deadline);
 	}
 	bool ready = have_bytes(t, end);
 	/* The size may have been corrected meanwhile: clip to the real one. */

@@ -85,7 +85,6 @@ class SignalTest(harness.VeofsTestCase):
     # are done: about 19 s with api.timeout 10, up to minutes with the
     # default 60, past systemd's stop timeout. Waiting reads should end
     # (EIO) as soon as the session is told to exit.
-    @unittest.expectedFailure
     def test_sigterm_is_prompt_while_a_read_waits(self):
         """With a read waiting for bytes, veofs still unmounts and exits
         within a few seconds of SIGTERM."""
@@ -99,7 +98,6 @@ class SignalTest(harness.VeofsTestCase):
     # but the kernel sends several for one read (readahead, then the page
     # again), each waiting in full. The README promises EIO after
     # api.timeout.
-    @unittest.expectedFailure
     def test_waiting_read_is_bounded(self):
         """A read ahead of a stalled download gives EIO after about
         api.timeout seconds."""

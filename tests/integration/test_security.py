@@ -454,7 +454,6 @@ class HostileApiTest(harness.VeofsTestCase):
     # escape, so a job the provider reports failed with such a message is
     # polled forever as "bad answer from the provider" and never shows as
     # failed. It should accept the answer and drop or replace the NUL.
-    @unittest.expectedFailure
     def test_error_text_with_nul_still_fails(self):
         """A failure message carrying \\u0000 still ends the task as failed,
         with a one-line status."""
