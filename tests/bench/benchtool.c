@@ -9,6 +9,8 @@
  *   benchtool arrive FILE FIRST BS CAP_S       wait until FILE opens, time the first
  *                                              FIRST bytes, then read on to EOF
  *   benchtool pread FILE OFF LEN               time one open + pread of LEN bytes at OFF
+ *   benchtool tail FILE LEN                    wait until FILE opens, time a pread of its
+ *                                              last LEN bytes (a player looking for moov)
  *   benchtool write DIR N SYNC                 create N prompt files; fsync each if SYNC=1
  *
  * Each prints one line of key=value pairs; times are seconds. */
@@ -228,6 +230,34 @@ static int one_pread(const char *path, off_t off, size_t len)
 	return 0;
 }
 
+static int tail(const char *path, size_t len)
+{
+	char *buf = alloc_buf(len);
+	double t0 = now(), t_open;
+	struct stat st;
+	size_t got = 0;
+	int fd;
+
+	while ((fd = open(path, O_RDONLY)) < 0) {
+		if (errno != ENOENT || now() - t0 > 120)
+			die("open", path);
+		usleep(1000);
+	}
+	t_open = now();
+	if (fstat(fd, &st) < 0 || st.st_size < (off_t)len)
+		die("stat", path);
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, st.st_size - (off_t)len + (off_t)got);
+		if (n <= 0)
+			die("pread", path);
+		got += (size_t)n;
+	}
+	printf("wait=%.6f seconds=%.6f bytes=%zu\n", t_open - t0, now() - t_open, got);
+	close(fd);
+	free(buf);
+	return 0;
+}
+
 static int write_files(const char *dir, long n, int sync)
 {
 	char path[4096], text[128];
@@ -266,6 +296,8 @@ int main(int argc, char **argv)
 			      atof(argv[5]));
 	if (!strcmp(cmd, "pread") && argc == 5)
 		return one_pread(argv[2], strtoll(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
+	if (!strcmp(cmd, "tail") && argc == 4)
+		return tail(argv[2], strtoull(argv[3], NULL, 0));
 	if (!strcmp(cmd, "write") && argc == 5)
 		return write_files(argv[2], atol(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: see the top of tests/bench/benchtool.c\n");
