@@ -31,8 +31,21 @@ struct download {
 	int64_t last_sync;
 	bool size_learned;
 	bool restart;          /* the server's size changed: start over */
+	char *line;            /* event to persist */
 	char err[128];
 };
+
+/* video.mp4 can be shown: the task reads "completed" from now on. t->mu
+ * held; returns the event line to persist, or NULL. */
+static char *show_completed(struct task *t)
+{
+	if (t->state == TASK_COMPLETED)
+		return NULL;
+	t->state = TASK_COMPLETED;
+	t->progress = 100;
+	task_set_str(&t->note, NULL);
+	return engine_event_locked(t, NULL);
+}
 
 static int on_start(void *ctx, int64_t total, bool range_honoured)
 {
@@ -49,7 +62,9 @@ static int on_start(void *ctx, int64_t total, bool range_honoured)
 		rc = -1;
 	} else if (total >= 0 && t->video_size < 0) {
 		t->video_size = total;
+		t->video_shown_size = total;
 		d->size_learned = true;
+		d->line = show_completed(t);
 	}
 	if (d->offset > 0 && range_honoured) {
 		t->ranges_ok = true;
@@ -59,7 +74,12 @@ static int on_start(void *ctx, int64_t total, bool range_honoured)
 	if (d->size_learned) {
 		/* video.mp4 shows from now on, with its real size. */
 		task_store_save(d->e->store, t);
-		engine_task_changed(d->e, t, (1u << TF_DIR) | (1u << TF_VIDEO));
+		if (d->line)
+			log_info("task %s: completed", t->name);
+		engine_event_persist(d->e, t, d->line);
+		d->line = NULL;
+		engine_task_changed(d->e, t, (1u << TF_DIR) | (1u << TF_VIDEO) |
+				    (1u << TF_STATUS) | (1u << TF_PROGRESS) | (1u << TF_EVENTS));
 	}
 	return rc;
 }
@@ -107,6 +127,7 @@ static void finish(struct engine *e, struct task *t, int fd)
 		return;
 	}
 	pthread_mutex_lock(&t->mu);
+	char *shown = show_completed(t);
 	t->video_done = true;
 	t->video_synced = t->video_have;
 	t->download_failures = 0;
@@ -117,6 +138,7 @@ static void finish(struct engine *e, struct task *t, int fd)
 	pthread_mutex_unlock(&t->mu);
 	log_info("task %s: %s", t->name, extra);
 	task_store_save(e->store, t);
+	engine_event_persist(e, t, shown);
 	engine_event_persist(e, t, line);
 	engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_EVENTS) |
 			    (1u << TF_VIDEO) | (1u << TF_DIR));
@@ -195,7 +217,8 @@ void downloader_run(struct engine *e, struct task *t)
 	int rc;
 
 	pthread_mutex_lock(&t->mu);
-	if (t->deleted || t->state != TASK_COMPLETED || !t->id) {
+	if (t->deleted || !t->id || t->state == TASK_FAILED ||
+	    (!t->api_completed && t->state != TASK_COMPLETED)) {
 		pthread_mutex_unlock(&t->mu);
 		return;
 	}
@@ -229,6 +252,7 @@ void downloader_run(struct engine *e, struct task *t)
 		pthread_mutex_lock(&t->mu);
 		if (t->video_size < 0) {
 			t->video_size = d.offset;
+			t->video_shown_size = d.offset;
 			d.size_learned = true;
 		}
 		ok = t->video_have == t->video_size;
@@ -315,5 +339,6 @@ out:
 	if (d.fd >= 0)
 		close(d.fd);
 	remote_result_clear(&res);
+	free(d.line);
 	free(id);
 }

@@ -1176,7 +1176,9 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 	id = text;
 	while (*id && isspace((unsigned char)*id))
 		id++;
-	id[strcspn(id, " \t\r\n")] = '\0';
+	/* Blanks around the id go; blanks inside make it not an id. */
+	for (size_t n = strlen(id); n && isspace((unsigned char)id[n - 1]); n--)
+		id[n - 1] = '\0';
 	if (!id_valid(id)) {
 		snprintf(why, sizeof(why), "'%.60s' is not a task id (letters, digits, '_', '-', "
 			 "'.', ':'; at most 200)", id);

@@ -32,7 +32,7 @@ static void control_run(void *ctx, struct task *t)
 	else if (st == TASK_PENDING && sp == SUBMIT_NONE)
 		submitter_run(e, t);
 	else if (st == TASK_QUEUED || st == TASK_IN_PROGRESS)
-		poller_run(e, t);
+		poller_run(e, t); /* returns at once once the API is done */
 }
 
 static void download_run(void *ctx, struct task *t)
@@ -84,7 +84,8 @@ void engine_kick_at(struct engine *e, struct task *t, int64_t due_ms)
 	pthread_mutex_lock(&t->mu);
 	st = t->state;
 	deleted = t->deleted;
-	need_video = st == TASK_COMPLETED && !t->video_done && t->id;
+	need_video = (t->api_completed || st == TASK_COMPLETED) && st != TASK_FAILED &&
+		     !t->video_done && t->id;
 	need_thumb = st == TASK_COMPLETED && t->video_done && t->thumb_size < 0 &&
 		     !t->thumb_tried && t->id;
 	cancel = t->cancel_requested && t->id;
@@ -95,7 +96,8 @@ void engine_kick_at(struct engine *e, struct task *t, int64_t due_ms)
 		scheduler_at(e->control, t, due_ms, 0);
 	else if (need_video || need_thumb)
 		scheduler_at(e->download, t, due_ms, 0);
-	else if (st == TASK_PENDING || st == TASK_QUEUED || st == TASK_IN_PROGRESS)
+	else if (!t->api_completed &&
+		 (st == TASK_PENDING || st == TASK_QUEUED || st == TASK_IN_PROGRESS))
 		scheduler_at(e->control, t, due_ms, 0);
 }
 

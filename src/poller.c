@@ -74,10 +74,19 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 	}
 	old = t->state;
 	if (v.has_state && state_rank(v.state) >= state_rank(t->state) &&
-	    t->state != TASK_COMPLETED && t->state != TASK_FAILED) {
-		if (v.state != t->state)
+	    t->state != TASK_COMPLETED && t->state != TASK_FAILED && !t->api_completed) {
+		enum task_state next = v.state == TASK_PENDING ? TASK_QUEUED : v.state;
+		if (next == TASK_COMPLETED) {
+			/* Shown as completed when the video can be: the
+			 * downloader moves it on as soon as it knows the size. */
+			t->api_completed = true;
+			next = TASK_IN_PROGRESS;
+			task_set_str(&t->note, "fetching the video");
 			moved = true;
-		t->state = v.state == TASK_PENDING ? TASK_QUEUED : v.state;
+		}
+		if (next != t->state)
+			moved = true;
+		t->state = next;
 	}
 	if (t->state == TASK_FAILED && old != TASK_FAILED) {
 		const char *reason = v.error;
@@ -88,7 +97,7 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		task_set_str(&t->reason, reason);
 		files |= 1u << TF_ERROR;
 	}
-	if (t->state == TASK_COMPLETED) {
+	if (t->state == TASK_COMPLETED || t->api_completed) {
 		if (t->progress != 100)
 			moved = true;
 		t->progress = 100;
@@ -108,7 +117,8 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 			files |= 1u << TF_TASK_JSON;
 		}
 	}
-	task_set_str(&t->note, NULL);
+	if (!t->api_completed)
+		task_set_str(&t->note, NULL);
 	t->not_found_count = 0;
 	if (moved) {
 		line = engine_event_locked(t, t->state == TASK_FAILED ? t->reason : NULL);
@@ -154,7 +164,7 @@ void poller_run(struct engine *e, struct task *t)
 	int attempt;
 
 	pthread_mutex_lock(&t->mu);
-	if (t->deleted || !t->id ||
+	if (t->deleted || !t->id || t->api_completed ||
 	    (t->state != TASK_QUEUED && t->state != TASK_IN_PROGRESS)) {
 		pthread_mutex_unlock(&t->mu);
 		return;
@@ -220,7 +230,7 @@ void poller_run(struct engine *e, struct task *t)
 	remote_result_clear(&res);
 	free(id);
 	pthread_mutex_lock(&t->mu);
-	bool completed = t->state == TASK_COMPLETED;
+	bool completed = t->api_completed;
 	pthread_mutex_unlock(&t->mu);
 	/* A finished video is fetched at once: providers delete them soon. */
 	engine_kick_at(e, t, completed ? now_ms() : now_ms() + delay);

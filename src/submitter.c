@@ -100,7 +100,7 @@ void submitter_run(struct engine *e, struct task *t)
 			goto out;
 		}
 		pthread_mutex_lock(&t->mu);
-		bool completed = t->state == TASK_COMPLETED;
+		bool completed = t->api_completed;
 		pthread_mutex_unlock(&t->mu);
 		engine_kick_at(e, t, now_ms() + (completed ? 0 : (int64_t)e->o.poll_interval_s * 1000));
 		goto out;

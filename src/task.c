@@ -25,6 +25,7 @@ struct task *task_new(const char *name)
 	pthread_cond_init(&t->video_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	t->video_size = -1;
+	t->video_shown_size = -1;
 	t->range_support = -1;
 	t->thumb_size = -1;
 	for (int i = 0; i < 2; i++) {
@@ -172,7 +173,7 @@ bool task_file_visible(const struct task *t, enum task_file f)
 	case TF_ERROR:
 		return t->state == TASK_FAILED;
 	case TF_VIDEO:
-		return t->video_size >= 0;
+		return t->video_size >= 0 || t->video_shown_size >= 0;
 	case TF_IMAGE:
 		return t->image_file != NULL;
 	case TF_THUMBNAIL:
@@ -252,7 +253,8 @@ int64_t task_file_size(const struct task *t, enum task_file f)
 	case TF_TASK_JSON:
 		return (int64_t)t->task_json_len;
 	case TF_VIDEO:
-		return t->video_size < 0 ? 0 : t->video_size;
+		return t->video_size >= 0 ? t->video_size :
+		       t->video_shown_size >= 0 ? t->video_shown_size : 0;
 	case TF_IMAGE:
 		return t->image_size;
 	case TF_THUMBNAIL:

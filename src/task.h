@@ -45,6 +45,10 @@ struct task {
 	uint64_t dir_ino;
 
 	enum task_state state;
+	/* The provider says the video is ready. The task reads "completed"
+	 * only once video.mp4 can be shown (its size known), so that a script
+	 * that waits for "completed" always finds the file. */
+	bool api_completed;
 	enum submit_phase submit;
 	int progress;             /* 0..100 */
 	char *id;                 /* provider id once known */
@@ -59,6 +63,9 @@ struct task {
 
 	/* The video in the state dir. */
 	int64_t video_size;       /* -1 until the server told us */
+	/* The size video.mp4 was shown with; kept while a download starts
+	 * over, so a reader never sees the file vanish. */
+	int64_t video_shown_size;
 	int64_t video_have;       /* contiguous bytes from 0 on disk */
 	int64_t video_synced;     /* bytes known to be fsynced */
 	bool video_done;          /* video.mp4 complete and renamed into place */

@@ -35,6 +35,7 @@ static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 		return -EBUSY;
 	}
 	t->state = TASK_PENDING;
+	t->api_completed = false;
 	t->submit = SUBMIT_NONE;
 	t->progress = 0;
 	t->poll_delay_s = 0;
@@ -48,6 +49,7 @@ static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 	t->task_json = NULL;
 	t->task_json_len = 0;
 	t->video_size = -1;
+	t->video_shown_size = -1;
 	t->video_have = 0;
 	t->video_synced = 0;
 	t->video_done = false;

@@ -133,6 +133,7 @@ static char *record_dump(const struct task *t)
 	json_object_set_new(o, "changed", json_integer(t->changed));
 	json_object_set_new(o, "state", json_string(task_state_name(t->state)));
 	json_object_set_new(o, "submit", json_string(submit_name(t->submit)));
+	json_object_set_new(o, "api_completed", json_boolean(t->api_completed));
 	json_object_set_new(o, "progress", json_integer(t->progress));
 	if (t->id)
 		json_object_set_new(o, "id", json_string(t->id));
@@ -180,10 +181,13 @@ static int record_parse(struct task *t, const char *text, size_t len)
 	t->submit = !v ? SUBMIT_NONE : !strcmp(v, "sending") ? SUBMIT_SENDING :
 		    !strcmp(v, "done") ? SUBMIT_DONE : SUBMIT_NONE;
 	t->progress = (int)json_integer_value(json_object_get(o, "progress"));
+	t->api_completed = json_is_true(json_object_get(o, "api_completed")) ||
+			   t->state == TASK_COMPLETED;
 	task_set_str(&t->id, jstr(o, "id"));
 	task_set_str(&t->reason, jstr(o, "reason"));
 	if (json_is_integer(json_object_get(o, "video_size")))
 		t->video_size = json_integer_value(json_object_get(o, "video_size"));
+	t->video_shown_size = t->video_size;
 	t->video_synced = json_integer_value(json_object_get(o, "video_synced"));
 	t->ranges_ok = json_is_true(json_object_get(o, "ranges_ok"));
 	json_decref(o);
@@ -526,6 +530,7 @@ static void load_video(struct task *t, int dfd)
 	if (fstatat(dfd, "video.mp4", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 		t->video_done = true;
 		t->video_size = st.st_size;
+		t->video_shown_size = st.st_size;
 		t->video_have = st.st_size;
 		t->video_synced = st.st_size;
 		return;

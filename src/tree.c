@@ -70,7 +70,6 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 	st->st_blocks = (st->st_size + 511) / 512;
 	switch (f) {
 	case TF_PROMPT:
-	case TF_ID:
 	case TF_IMAGE:
 	case TF_CTL:
 		mtime = t->created;
@@ -302,7 +301,6 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 		info->direct_io = true;
 		break;
 	case TF_PROMPT:
-	case TF_ID:
 		info->keep_cache = true;
 		f->text = task_file_text(t, which, &f->text_len);
 		break;

@@ -164,8 +164,13 @@ ssize_t video_reader_read(struct engine *e, struct task *t, int fd, char *buf,
 	/* Make sure a download is running (it may be backing off). */
 	engine_kick(e, t);
 	pthread_mutex_lock(&t->mu);
-	while (!have_bytes(t, end) && !t->deleted && t->state == TASK_COMPLETED &&
+	while (!have_bytes(t, end) && !t->deleted &&
+	       (t->state == TASK_COMPLETED || t->api_completed) && t->state != TASK_FAILED &&
 	       !atomic_load(&e->stopping)) {
+		/* Bytes arrived meanwhile (the downloader cleared the mark):
+		 * the download is alive, so the budget starts again. */
+		if (!t->stall_since_ms)
+			t->stall_since_ms = now_ms();
 		int64_t left = t->stall_since_ms + limit - now_ms();
 		if (left <= 0) {
 			timed_out = true;

@@ -238,7 +238,6 @@ class RetryIdTest(harness.VeofsTestCase):
     # -1), so the kernel serves the page it cached before the retry for as
     # long as it keeps the inode (here: pinned by an open descriptor, as a
     # file manager's preview may hold it).
-    @unittest.expectedFailure
     def test_id_file_follows_a_retry(self):
         sim, m = self.sim_and_mount()
         self.submit(m, "job", "an id that changes")
@@ -298,7 +297,6 @@ class AttachTest(harness.VeofsTestCase):
     # Bug: an id with a blank inside ("video 123") is cut at the blank and
     # the first word is attached as the id (dropbox.c accept_id) instead of
     # being refused as not a task id.
-    @unittest.expectedFailure
     def test_id_with_a_space_is_refused(self):
         sim, m = self.sim_and_mount()
         self._assert_refused_id(m, "spaced", "video 123\n")
