@@ -999,6 +999,10 @@ def main():
     if args.output:
         with open(args.output, "w") as f:
             f.write(text + "\n")
+    # Every sample, for a closer look at a noisy row.
+    with open(os.path.join(w.root, "samples.json"), "w") as f:
+        json.dump([{"case": r.case, "what": r.what, "unit": r.unit, "samples": r.samples,
+                    "fixed": r.fixed} for r in rows], f, indent=1)
     misses = [r for r in rows if r.met() is False]
     return 1 if misses or failures else 0
 
