@@ -37,16 +37,22 @@ static struct tree_file *tree_of_fh(uint64_t fh)
 	return (fh & 1) ? NULL : (struct tree_file *)(uintptr_t)fh;
 }
 
-static void reply_entry(fuse_req_t req, const struct stat *st, double timeout)
+static void reply_entry2(fuse_req_t req, const struct stat *st, double attr_timeout,
+			 double entry_timeout)
 {
 	struct fuse_entry_param e;
 
 	memset(&e, 0, sizeof(e));
 	e.ino = st->st_ino;
 	e.attr = *st;
-	e.attr_timeout = timeout;
-	e.entry_timeout = timeout;
+	e.attr_timeout = attr_timeout;
+	e.entry_timeout = entry_timeout;
 	fuse_reply_entry(req, &e);
+}
+
+static void reply_entry(fuse_req_t req, const struct stat *st, double timeout)
+{
+	reply_entry2(req, st, timeout, timeout);
 }
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
@@ -55,6 +61,14 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	 * prompt is seen as a rewrite. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* ls -l asks every file for its ACLs: let the kernel cache that
+	 * there are none instead of asking us each time. */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
+	/* Listings bring the attributes along: no lookup per entry. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	/* Writes to new/ must reach us before flush decides on them. */
@@ -82,7 +96,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
-		reply_entry(req, &a.st, a.timeout);
+		reply_entry2(req, &a.st, a.timeout, a.entry_timeout);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -420,6 +434,67 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(b.buf);
 }
 
+struct dirbuf_plus {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+};
+
+static int dir_fill_plus(void *ctx, const char *name, const struct tree_attr *a, off_t next)
+{
+	struct dirbuf_plus *b = ctx;
+	struct fuse_entry_param e;
+	size_t need;
+
+	memset(&e, 0, sizeof(e));
+	/* Node 0: no attributes; the kernel looks the name up itself. */
+	e.ino = a->name_only ? 0 : a->st.st_ino;
+	e.attr = a->st;
+	e.attr_timeout = a->timeout;
+	e.entry_timeout = a->entry_timeout;
+	need = fuse_add_direntry_plus(b->req, NULL, 0, name, &e, next);
+	if (b->used + need > b->size)
+		return 1;
+	fuse_add_direntry_plus(b->req, b->buf + b->used, b->size - b->used, name, &e, next);
+	b->used += need;
+	return 0;
+}
+
+/* new/ entries come without attributes (their lookups count references). */
+static int dropbox_fill_plus(void *ctx, const char *name, const struct stat *st, off_t next)
+{
+	struct tree_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.st.st_mode = st->st_mode;
+	a.st.st_ino = st->st_ino;
+	a.name_only = true;
+	return dir_fill_plus(ctx, name, &a, next);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	struct fs_context *c = CTX(req);
+	struct dirbuf_plus b = {.req = req, .size = size};
+	int rc;
+
+	b.buf = malloc(size);
+	if (!b.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (in_dropbox(ino))
+		rc = dropbox_readdir_at(c->dropbox, ino, off, dropbox_fill_plus, &b);
+	else
+		rc = tree_readdirplus(c->tree, ino, off, dir_fill_plus, &b);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, b.buf, b.used);
+	free(b.buf);
+}
+
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
@@ -496,6 +571,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.release = fs_release,
 	.fsync = fs_fsync,
 	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
 	.statfs = fs_statfs,
 	.getxattr = fs_getxattr,
 	.listxattr = fs_listxattr,

@@ -38,6 +38,9 @@
 
 struct thread_handle;
 
+/* CURL_MAX_READ_SIZE, the largest receive buffer curl takes. */
+#define DOWNLOAD_BUFFER (512L * 1024)
+
 struct http_remote {
 	struct remote base;
 	char *base_url;    /* no trailing '/' */
@@ -1274,6 +1277,10 @@ static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_DEBUGDATA, d);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_VERBOSE, 1L);
+	/* Videos are large: fewer, bigger reads and writes (curl's default
+	 * is 16 KiB, which costs a recv, a poll and a pwrite per 16 KiB). */
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	if (rc == CURLE_OK)

@@ -21,6 +21,9 @@
 
 #define TIMEOUT_CHANGING 1.0     /* invalidations make this a fallback */
 #define TIMEOUT_FIXED 3600.0
+/* Names in the task tree change only through the kernel (rmdir, mv) or
+ * appear anew (never cached as missing), so they may be kept long. */
+#define TIMEOUT_NAMES 60.0
 
 /* Readdir cookies of the root: 1 ".", 2 "..", 3 "new", then 3 + tid. */
 #define ROOT_COOKIE_TASKS 3
@@ -52,6 +55,7 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 	struct stat *st = &a->st;
 	long long mtime = t->changed ? t->changed : t->created;
 
+	a->entry_timeout = TIMEOUT_NAMES;
 	if (f == TF_DIR) {
 		dir_attr(tr, st, ino_of_task_file(t->tid, TF_DIR), mtime);
 		a->timeout = TIMEOUT_CHANGING;
@@ -110,6 +114,7 @@ int tree_getattr(struct tree *tr, uint64_t ino, struct tree_attr *a)
 	if (ino == INO_ROOT || ino == INO_NEW) {
 		dir_attr(tr, &a->st, ino, root_mtime(tr));
 		a->timeout = TIMEOUT_CHANGING;
+		a->entry_timeout = TIMEOUT_NAMES;
 		return 0;
 	}
 	if (!ino_is_task(ino))
@@ -138,6 +143,7 @@ int tree_lookup(struct tree *tr, uint64_t parent, const char *name, struct tree_
 		if (!strcmp(name, "new")) {
 			dir_attr(tr, &a->st, INO_NEW, root_mtime(tr));
 			a->timeout = TIMEOUT_CHANGING;
+			a->entry_timeout = TIMEOUT_NAMES;
 			return 0;
 		}
 		t = task_table_get_name(tr->table, name);
@@ -196,10 +202,13 @@ static int readdir_root(struct tree *tr, off_t off, tree_fill_fn fill, void *ctx
 		for (i = 0; i < n; i++) {
 			struct task *t = batch[i];
 			if (!full) {
+				char name[NAME_MAX + 1];
+				/* fill may look the task up: not under its lock. */
 				pthread_mutex_lock(&t->mu);
-				st.st_ino = ino_of_task_file(t->tid, TF_DIR);
-				full = fill(ctx, t->name, &st, ROOT_COOKIE_TASKS + t->tid);
+				snprintf(name, sizeof(name), "%s", t->name);
 				pthread_mutex_unlock(&t->mu);
+				st.st_ino = ino_of_task_file(t->tid, TF_DIR);
+				full = fill(ctx, name, &st, ROOT_COOKIE_TASKS + t->tid);
 				if (!full)
 					after = t->tid;
 			}
@@ -214,31 +223,74 @@ static int readdir_root(struct tree *tr, off_t off, tree_fill_fn fill, void *ctx
 static int readdir_task(struct tree *tr, uint64_t ino, off_t off, tree_fill_fn fill, void *ctx)
 {
 	struct task *t = task_table_get_tid(tr->table, ino_task_tid(ino));
+	char names[TF_COUNT][NAME_MAX + 1];
+	bool shown[TF_COUNT] = {false};
 	struct stat st = {0};
 
 	if (!t)
 		return -ENOENT;
+	/* A snapshot first: fill may look the files up, which takes t->mu. */
 	pthread_mutex_lock(&t->mu);
+	for (int f = TF_PROMPT; f < TF_COUNT; f++) {
+		shown[f] = task_file_visible(t, f);
+		if (shown[f])
+			snprintf(names[f], sizeof(names[f]), "%s", task_file_name(t, f));
+	}
+	uint32_t tid = t->tid;
+	pthread_mutex_unlock(&t->mu);
+	task_unref(t);
+
 	st.st_mode = S_IFDIR;
 	st.st_ino = ino;
 	if (off < 1 && fill(ctx, ".", &st, 1))
-		goto out;
+		return 0;
 	st.st_ino = INO_ROOT;
 	if (off < 2 && fill(ctx, "..", &st, 2))
-		goto out;
+		return 0;
 	st.st_mode = S_IFREG;
 	/* Cookie 2 + file index: stable while files come and go. */
 	for (int f = TF_PROMPT; f < TF_COUNT; f++) {
-		if (off >= 2 + f || !task_file_visible(t, f))
+		if (off >= 2 + f || !shown[f])
 			continue;
-		st.st_ino = ino_of_task_file(t->tid, f);
-		if (fill(ctx, task_file_name(t, f), &st, 2 + f))
+		st.st_ino = ino_of_task_file(tid, f);
+		if (fill(ctx, names[f], &st, 2 + f))
 			break;
 	}
-out:
-	pthread_mutex_unlock(&t->mu);
-	task_unref(t);
 	return 0;
+}
+
+/* Readdirplus rides on the plain listing: each name it yields is looked
+ * up in memory for its attributes. */
+struct plus_ctx {
+	struct tree *tr;
+	uint64_t dir;
+	tree_fill_plus_fn fill;
+	void *ctx;
+};
+
+static int fill_with_attr(void *arg, const char *name, const struct stat *st, off_t next)
+{
+	struct plus_ctx *p = arg;
+	struct tree_attr a;
+
+	memset(&a, 0, sizeof(a));
+	if (!strcmp(name, ".") || !strcmp(name, "..") ||
+	    tree_lookup(p->tr, p->dir, name, &a) < 0) {
+		/* No attributes: the kernel looks the name up itself. */
+		memset(&a, 0, sizeof(a));
+		a.st.st_mode = st->st_mode;
+		a.st.st_ino = st->st_ino;
+		a.name_only = true;
+	}
+	return p->fill(p->ctx, name, &a, next);
+}
+
+int tree_readdirplus(struct tree *tr, uint64_t ino, off_t off, tree_fill_plus_fn fill,
+		     void *ctx)
+{
+	struct plus_ctx p = {.tr = tr, .dir = ino, .fill = fill, .ctx = ctx};
+
+	return tree_readdir(tr, ino, off, fill_with_attr, &p);
 }
 
 int tree_readdir(struct tree *tr, uint64_t ino, off_t off, tree_fill_fn fill, void *ctx)

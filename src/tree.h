@@ -28,7 +28,9 @@ struct tree {
 /* How long the kernel may keep an answer; changes also invalidate. */
 struct tree_attr {
 	struct stat st;
-	double timeout;
+	double timeout;        /* attributes */
+	double entry_timeout;  /* the name */
+	bool name_only;        /* readdirplus: no attributes for this entry */
 };
 
 int tree_getattr(struct tree *tr, uint64_t ino, struct tree_attr *a);
@@ -39,6 +41,12 @@ int tree_lookup(struct tree *tr, uint64_t parent, const char *name, struct tree_
  * the following entry. */
 typedef int (*tree_fill_fn)(void *ctx, const char *name, const struct stat *st, off_t next);
 int tree_readdir(struct tree *tr, uint64_t ino, off_t off, tree_fill_fn fill, void *ctx);
+/* The same with each entry's attributes (readdirplus), so ls -l needs no
+ * lookup per entry. "." and ".." come without (a->name_only). */
+typedef int (*tree_fill_plus_fn)(void *ctx, const char *name, const struct tree_attr *a,
+				 off_t next);
+int tree_readdirplus(struct tree *tr, uint64_t ino, off_t off, tree_fill_plus_fn fill,
+		     void *ctx);
 
 struct tree_file;
 struct tree_open_info {
