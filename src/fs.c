@@ -411,38 +411,9 @@ static int dir_fill(void *ctx, const char *name, const struct stat *st, off_t ne
 	return 0;
 }
 
-static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
-{
-	struct fs_context *c = CTX(req);
-	struct dirbuf b = {.req = req, .size = size};
-	int rc;
-
-	b.buf = malloc(size);
-	if (!b.buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	if (in_dropbox(ino))
-		rc = dropbox_readdir_at(c->dropbox, ino, off, dir_fill, &b);
-	else
-		rc = tree_readdir(c->tree, ino, off, dir_fill, &b);
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_buf(req, b.buf, b.used);
-	free(b.buf);
-}
-
-struct dirbuf_plus {
-	fuse_req_t req;
-	char *buf;
-	size_t size, used;
-};
-
 static int dir_fill_plus(void *ctx, const char *name, const struct tree_attr *a, off_t next)
 {
-	struct dirbuf_plus *b = ctx;
+	struct dirbuf *b = ctx;
 	struct fuse_entry_param e;
 	size_t need;
 
@@ -472,11 +443,11 @@ static int dropbox_fill_plus(void *ctx, const char *name, const struct stat *st,
 	return dir_fill_plus(ctx, name, &a, next);
 }
 
-static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			   struct fuse_file_info *fi)
+/* readdir and readdirplus: the same listing, with or without attributes. */
+static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
 	struct fs_context *c = CTX(req);
-	struct dirbuf_plus b = {.req = req, .size = size};
+	struct dirbuf b = {.req = req, .size = size};
 	int rc;
 
 	b.buf = malloc(size);
@@ -485,14 +456,29 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		return;
 	}
 	if (in_dropbox(ino))
-		rc = dropbox_readdir_at(c->dropbox, ino, off, dropbox_fill_plus, &b);
-	else
+		rc = dropbox_readdir_at(c->dropbox, ino, off,
+					plus ? dropbox_fill_plus : dir_fill, &b);
+	else if (plus)
 		rc = tree_readdirplus(c->tree, ino, off, dir_fill_plus, &b);
+	else
+		rc = tree_readdir(c->tree, ino, off, dir_fill, &b);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_buf(req, b.buf, b.used);
 	free(b.buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	list_dir(req, ino, size, off, false);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	list_dir(req, ino, size, off, true);
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
