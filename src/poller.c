@@ -1,6 +1,5 @@
 /* Polling the provider for a task's progress, and applying any answer
  * (from a create or a poll) to the task. */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +12,6 @@
 /* Consecutive "not found" answers before we believe the provider lost the
  * task: gateways sometimes answer 404 for a moment right after a create. */
 #define NOT_FOUND_LIMIT 3
-
-/* "cancelled" or "expired" when the status spelling itself is the reason. */
-static const char *status_reason_of(const char *body, size_t len)
-{
-	json_t *o = json_loadb(body, len, 0, NULL);
-	json_t *st = json_object_get(o, "status");
-	enum task_state ignored;
-	const char *reason = NULL;
-
-	if (json_is_string(st))
-		video_status_normalize(json_string_value(st), &ignored, &reason);
-	json_decref(o);
-	return reason; /* static strings */
-}
 
 static int state_rank(enum task_state s)
 {
@@ -89,12 +74,8 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		t->state = next;
 	}
 	if (t->state == TASK_FAILED && old != TASK_FAILED) {
-		const char *reason = v.error;
-		if (!reason) {
-			const char *status_reason = status_reason_of(body, len);
-			reason = status_reason ? status_reason : "the provider gave no reason";
-		}
-		task_set_str(&t->reason, reason);
+		/* The parser already turned "cancelled"/"expired" into reasons. */
+		task_set_str(&t->reason, v.error ? v.error : "the provider gave no reason");
 		files |= 1u << TF_ERROR;
 	}
 	if (t->state == TASK_COMPLETED || t->api_completed) {
