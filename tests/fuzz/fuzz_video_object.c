@@ -39,7 +39,7 @@ static void fuzz_object(const uint8_t *data, size_t size)
 
 	if (video_object_parse((const char *)data, size, &v, err, sizeof(err)) == 0) {
 		check_id(v.id);
-		if (v.has_state && (v.state < TASK_QUEUED || v.state > TASK_FAILED))
+		if (v.has_state && (v.state < VIDEO_QUEUED || v.state > VIDEO_FAILED))
 			abort();
 		if (v.progress < -1 || v.progress > 100)
 			abort();
@@ -71,19 +71,18 @@ static void fuzz_error_and_url(const uint8_t *data, size_t size)
 
 static void fuzz_status(const uint8_t *data, size_t size)
 {
-	enum task_state state = TASK_PENDING;
+	enum video_status state = VIDEO_QUEUED;
 	const char *reason = NULL;
 	char *s = fuzz_strndup(data, size);
 
 	if (video_status_normalize(s, &state, &reason)) {
-		if (state < TASK_QUEUED || state > TASK_FAILED)
+		if (state < VIDEO_QUEUED || state > VIDEO_FAILED)
 			abort();
-		if (reason && state != TASK_FAILED)
+		if (reason && state != VIDEO_FAILED)
 			abort();
 	} else if (reason) {
 		abort();
 	}
-	task_state_parse(s);
 	free(s);
 }
 

@@ -134,7 +134,7 @@ class PromptBodyTest(HostileCase):
         self.accepted_at_the_limit(sim, m, "ascii32000", "a")
         self.check_anchor(sim, m)
 
-    # Bug: validate() in src/sim.c compares the prompt's length in bytes
+    # Bug: validate() in src/sim/sim.c compares the prompt's length in bytes
     # (f->prompt.len) with the 32000-character limit, so the simulator
     # refuses a 32000-character prompt written in multi-byte UTF-8 with
     # HTTP 400 "prompt is longer than 32000 characters". veofs (prompt.c)
@@ -219,8 +219,8 @@ class FrontMatterTest(HostileCase):
                 self.refused(m, name, "---\nimage: %s\n---\na picture\n" % image, words)
         self.check_anchor(sim, m)
 
-    # Bug: fs_read_all() (src/fsutil.c), used by read_image() in
-    # src/dropbox.c, opens the image with a blocking open(O_RDONLY) before
+    # Bug: fs_read_all() (src/util/fsutil.c), used by read_image() in
+    # src/fuse/dropbox.c, opens the image with a blocking open(O_RDONLY) before
     # checking it is a regular file, so "image: /path/to/a/fifo" blocks the
     # close() of the prompt (and a FUSE worker) until someone opens the
     # FIFO for writing. It should open with O_NONBLOCK (or check with

@@ -80,7 +80,7 @@ class SignalTest(harness.VeofsTestCase):
         self.sigterm_during_read({"timeout": "3"})
 
     # Bug: a SIGTERM does not end reads that wait for video bytes
-    # (src/video_reader.c waits out api.timeout for each FUSE read, see
+    # (src/fuse/video_reader.c waits out api.timeout for each FUSE read, see
     # test_waiting_read_is_bounded), and the daemon exits only once they
     # are done: about 19 s with api.timeout 10, up to minutes with the
     # default 60, past systemd's stop timeout. Waiting reads should end
@@ -94,7 +94,7 @@ class SignalTest(harness.VeofsTestCase):
 
     # Bug: one pread() of video.mp4 ahead of a stalled download waits about
     # four times api.timeout (40 s with timeout=10, 12 s with 3) before
-    # EIO: src/video_reader.c bounds each FUSE read request by api.timeout,
+    # EIO: src/fuse/video_reader.c bounds each FUSE read request by api.timeout,
     # but the kernel sends several for one read (readahead, then the page
     # again), each waiting in full. The README promises EIO after
     # api.timeout.

@@ -449,7 +449,7 @@ class HostileApiTest(harness.VeofsTestCase):
         for p in tree_files(m.state_dir):
             self.assertFalse(p.endswith("passwd"))
 
-    # Bug: the answer parser (src/video_object.c, json_loads without
+    # Bug: the answer parser (src/remote/video_object.c, json_loads without
     # JSON_ALLOW_NUL) rejects valid JSON whose strings carry a \u0000
     # escape, so a job the provider reports failed with such a message is
     # polled forever as "bad answer from the provider" and never shows as

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fsutil.h"
-#include "scheduler.h"
 
 struct script_node {
 	struct script_node *next;
@@ -831,46 +831,4 @@ void fake_remote_release_all(struct fake_remote *f)
 int fake_remote_wait_held(struct fake_remote *f, enum fake_op op, int n, int timeout_ms)
 {
 	return wait_count(f, &f->held[op], n, timeout_ms);
-}
-
-/* ---- test support ---- */
-
-char *test_tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *path = NULL;
-
-	if (asprintf(&path, "%s/veofs-unit-XXXXXX", base && *base ? base : "/tmp") < 0)
-		abort();
-	if (!mkdtemp(path))
-		abort();
-	return path;
-}
-
-void test_tmpdir_remove(char *path)
-{
-	if (path)
-		fs_remove_tree(AT_FDCWD, path);
-	free(path);
-}
-
-void test_sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-bool test_wait_until(bool (*pred)(void *ctx), void *ctx, int timeout_ms)
-{
-	int64_t end = now_ms() + timeout_ms;
-
-	for (;;) {
-		if (pred(ctx))
-			return true;
-		if (now_ms() >= end)
-			return false;
-		test_sleep_ms(5);
-	}
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "remote.h"
+#include "task_state.h"
+#include "test_support.h"
 #include "video_object.h"
 
 enum fake_op { FAKE_CREATE, FAKE_GET, FAKE_CONTENT, FAKE_REMOVE, FAKE_OPS };
@@ -119,15 +121,5 @@ void fake_remote_release(struct fake_remote *f, enum fake_op op);
 void fake_remote_release_all(struct fake_remote *f);
 /* Wait until n calls of op are hanging; returns how many are. */
 int fake_remote_wait_held(struct fake_remote *f, enum fake_op op, int n, int timeout_ms);
-
-/* ---- test support ---- */
-
-/* A fresh private directory under $TMPDIR (malloc'd path); aborts on failure. */
-char *test_tmpdir(void);
-/* rm -rf path and free it. */
-void test_tmpdir_remove(char *path);
-/* Polls pred every 5 ms until it holds or timeout_ms passed. */
-bool test_wait_until(bool (*pred)(void *ctx), void *ctx, int timeout_ms);
-void test_sleep_ms(int ms);
 
 #endif

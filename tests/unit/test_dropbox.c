@@ -866,3 +866,25 @@ Test(dropbox, refused_long_name_still_gets_its_error_file)
 	free(name);
 	free(task);
 }
+
+/* ---- inode numbers ---- */
+
+Test(inode, task_numbers_round_trip)
+{
+	for (uint32_t tid = 1; tid < 100000; tid += 997) {
+		for (int f = TF_DIR; f < TF_COUNT; f++) {
+			uint64_t ino = ino_of_task_file(tid, f);
+			cr_assert(ino_is_task(ino));
+			cr_assert_not(ino_is_dropbox(ino));
+			cr_assert_neq(ino, INO_ROOT);
+			cr_assert_neq(ino, INO_NEW);
+			cr_assert_eq(ino_task_tid(ino), tid);
+			cr_assert_eq(ino_task_file(ino), f);
+		}
+	}
+	cr_assert_not(ino_is_task(INO_ROOT));
+	cr_assert_not(ino_is_task(INO_NEW));
+	cr_assert(ino_is_dropbox(INO_DROPBOX_BASE));
+	cr_assert_not(ino_is_task(INO_DROPBOX_BASE));
+	cr_assert(ino_is_task(ino_of_task_file(UINT32_MAX, TF_COUNT - 1)));
+}

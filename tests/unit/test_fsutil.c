@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fake_remote.h"
+#include "test_support.h"
 #include "fsutil.h"
 
 static char *dir;

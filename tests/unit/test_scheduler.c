@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_remote.h"
+#include "test_support.h"
 #include "scheduler.h"
 #include "task.h"
 

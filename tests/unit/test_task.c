@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inode.h"
 #include "task.h"
 
 static char *text_of(struct task *t, enum task_file f)
@@ -300,22 +299,20 @@ Test(task, empty_events_and_json_texts)
 	task_unref(t);
 }
 
-Test(task, inode_numbers_round_trip)
+/* ---- states ---- */
+
+Test(task_state, names_round_trip)
 {
-	for (uint32_t tid = 1; tid < 100000; tid += 997) {
-		for (int f = TF_DIR; f < TF_COUNT; f++) {
-			uint64_t ino = ino_of_task_file(tid, f);
-			cr_assert(ino_is_task(ino));
-			cr_assert_not(ino_is_dropbox(ino));
-			cr_assert_neq(ino, INO_ROOT);
-			cr_assert_neq(ino, INO_NEW);
-			cr_assert_eq(ino_task_tid(ino), tid);
-			cr_assert_eq(ino_task_file(ino), f);
-		}
+	static const char *const names[] = { "pending", "queued", "in_progress",
+					     "completed", "failed" };
+
+	for (int s = TASK_PENDING; s <= TASK_FAILED; s++) {
+		cr_assert_str_eq(task_state_name((enum task_state)s), names[s]);
+		cr_assert_eq(task_state_parse(names[s]), s);
 	}
-	cr_assert_not(ino_is_task(INO_ROOT));
-	cr_assert_not(ino_is_task(INO_NEW));
-	cr_assert(ino_is_dropbox(INO_DROPBOX_BASE));
-	cr_assert_not(ino_is_task(INO_DROPBOX_BASE));
-	cr_assert(ino_is_task(ino_of_task_file(UINT32_MAX, TF_COUNT - 1)));
+	cr_assert_eq(task_state_parse("Queued"), -1);
+	cr_assert_eq(task_state_parse("running"), -1);
+	cr_assert_eq(task_state_parse(""), -1);
+	cr_assert_eq(task_state_parse(NULL), -1);
+	cr_assert_str_eq(task_state_name((enum task_state)42), "unknown");
 }

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fake_remote.h"
+#include "test_support.h"
 #include "fsutil.h"
 #include "log.h"
 #include "task_store.h"

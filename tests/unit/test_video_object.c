@@ -7,50 +7,34 @@
 
 /* ---- states ---- */
 
-Test(task_state, names_round_trip)
-{
-	static const char *const names[] = { "pending", "queued", "in_progress",
-					     "completed", "failed" };
-
-	for (int s = TASK_PENDING; s <= TASK_FAILED; s++) {
-		cr_assert_str_eq(task_state_name((enum task_state)s), names[s]);
-		cr_assert_eq(task_state_parse(names[s]), s);
-	}
-	cr_assert_eq(task_state_parse("Queued"), -1);
-	cr_assert_eq(task_state_parse("running"), -1);
-	cr_assert_eq(task_state_parse(""), -1);
-	cr_assert_eq(task_state_parse(NULL), -1);
-	cr_assert_str_eq(task_state_name((enum task_state)42), "unknown");
-}
-
 struct spelling {
 	const char *text;
-	enum task_state state;
+	enum video_status state;
 	const char *reason;
 };
 
 static const struct spelling spellings[] = {
-	{ "queued", TASK_QUEUED, NULL },
-	{ "pending", TASK_QUEUED, NULL },
-	{ "submitted", TASK_QUEUED, NULL },
-	{ "not_started", TASK_QUEUED, NULL },
-	{ "created", TASK_QUEUED, NULL },
-	{ "in_progress", TASK_IN_PROGRESS, NULL },
-	{ "processing", TASK_IN_PROGRESS, NULL },
-	{ "running", TASK_IN_PROGRESS, NULL },
-	{ "started", TASK_IN_PROGRESS, NULL },
-	{ "generating", TASK_IN_PROGRESS, NULL },
-	{ "completed", TASK_COMPLETED, NULL },
-	{ "succeeded", TASK_COMPLETED, NULL },
-	{ "success", TASK_COMPLETED, NULL },
-	{ "finished", TASK_COMPLETED, NULL },
-	{ "done", TASK_COMPLETED, NULL },
-	{ "failed", TASK_FAILED, NULL },
-	{ "failure", TASK_FAILED, NULL },
-	{ "error", TASK_FAILED, NULL },
-	{ "cancelled", TASK_FAILED, "cancelled" },
-	{ "canceled", TASK_FAILED, "cancelled" },
-	{ "expired", TASK_FAILED, "expired" },
+	{ "queued", VIDEO_QUEUED, NULL },
+	{ "pending", VIDEO_QUEUED, NULL },
+	{ "submitted", VIDEO_QUEUED, NULL },
+	{ "not_started", VIDEO_QUEUED, NULL },
+	{ "created", VIDEO_QUEUED, NULL },
+	{ "in_progress", VIDEO_IN_PROGRESS, NULL },
+	{ "processing", VIDEO_IN_PROGRESS, NULL },
+	{ "running", VIDEO_IN_PROGRESS, NULL },
+	{ "started", VIDEO_IN_PROGRESS, NULL },
+	{ "generating", VIDEO_IN_PROGRESS, NULL },
+	{ "completed", VIDEO_COMPLETED, NULL },
+	{ "succeeded", VIDEO_COMPLETED, NULL },
+	{ "success", VIDEO_COMPLETED, NULL },
+	{ "finished", VIDEO_COMPLETED, NULL },
+	{ "done", VIDEO_COMPLETED, NULL },
+	{ "failed", VIDEO_FAILED, NULL },
+	{ "failure", VIDEO_FAILED, NULL },
+	{ "error", VIDEO_FAILED, NULL },
+	{ "cancelled", VIDEO_FAILED, "cancelled" },
+	{ "canceled", VIDEO_FAILED, "cancelled" },
+	{ "expired", VIDEO_FAILED, "expired" },
 };
 
 #define NSPELLINGS (sizeof(spellings) / sizeof(spellings[0]))
@@ -82,7 +66,7 @@ static void replace_underscore(char *s, char with)
 
 static void assert_spelling(const char *text, const struct spelling *want)
 {
-	enum task_state state = TASK_PENDING;
+	enum video_status state = VIDEO_QUEUED;
 	const char *reason = "stale";
 
 	cr_assert(video_status_normalize(text, &state, &reason), "'%s'", text);
@@ -115,8 +99,8 @@ Test(video_status, every_spelling_in_every_case)
 
 Test(video_status, mixed_case_and_padding)
 {
-	const struct spelling in_progress = { "", TASK_IN_PROGRESS, NULL };
-	const struct spelling cancelled = { "", TASK_FAILED, "cancelled" };
+	const struct spelling in_progress = { "", VIDEO_IN_PROGRESS, NULL };
+	const struct spelling cancelled = { "", VIDEO_FAILED, "cancelled" };
 
 	assert_spelling("In-Progress", &in_progress);
 	assert_spelling("iN pRoGrEsS", &in_progress);
@@ -131,14 +115,14 @@ Test(video_status, unknown_spellings)
 		"fail", "cancel", "paused", "in_progress_", "_queued",
 		"a-very-long-status-string-that-goes-on-and-on-and-on", NULL,
 	};
-	enum task_state state = TASK_COMPLETED;
+	enum video_status state = VIDEO_COMPLETED;
 	const char *reason = "stale";
 
 	for (int i = 0; unknown[i]; i++) {
 		cr_assert_not(video_status_normalize(unknown[i], &state, &reason),
 			      "'%s'", unknown[i]);
 		cr_assert_null(reason);
-		cr_assert_eq(state, TASK_COMPLETED);
+		cr_assert_eq(state, VIDEO_COMPLETED);
 	}
 	cr_assert_not(video_status_normalize(NULL, &state, &reason));
 	cr_assert(video_status_normalize("done", NULL, NULL));
@@ -186,7 +170,7 @@ Test(video_object, openai_shape)
 	cr_assert_str_eq(p.err, "");
 	cr_assert_str_eq(p.v.id, "video_68d7512d07848190");
 	cr_assert(p.v.has_state);
-	cr_assert_eq(p.v.state, TASK_IN_PROGRESS);
+	cr_assert_eq(p.v.state, VIDEO_IN_PROGRESS);
 	cr_assert_eq(p.v.progress, 33);
 	cr_assert_null(p.v.error);
 	cr_assert_str_eq(p.v.model, "veo-3.1");
@@ -203,7 +187,7 @@ Test(video_object, failed_with_error_object)
 				"\"message\":\"content policy violation\"}}");
 
 	cr_assert_eq(p.rc, 0, "%s", p.err);
-	cr_assert_eq(p.v.state, TASK_FAILED);
+	cr_assert_eq(p.v.state, VIDEO_FAILED);
 	cr_assert_str_eq(p.v.error, "content policy violation");
 	video_object_free(&p.v);
 
@@ -226,13 +210,13 @@ Test(video_object, error_string_and_missing)
 {
 	struct parsed p = parse("{\"id\":\"v1\",\"status\":\"FAILURE\",\"error\":\"boom\"}");
 
-	cr_assert_eq(p.v.state, TASK_FAILED);
+	cr_assert_eq(p.v.state, VIDEO_FAILED);
 	cr_assert_str_eq(p.v.error, "boom");
 	video_object_free(&p.v);
 
 	p = parse("{\"id\":\"v1\",\"status\":\"failed\"}");
 	cr_assert_eq(p.rc, 0);
-	cr_assert_eq(p.v.state, TASK_FAILED);
+	cr_assert_eq(p.v.state, VIDEO_FAILED);
 	cr_assert_null(p.v.error);
 	video_object_free(&p.v);
 
@@ -282,7 +266,7 @@ Test(video_object, cancel_and_expire_reasons)
 {
 	struct parsed p = parse("{\"id\":\"v1\",\"status\":\"Canceled\"}");
 
-	cr_assert_eq(p.v.state, TASK_FAILED);
+	cr_assert_eq(p.v.state, VIDEO_FAILED);
 	cr_assert_str_eq(p.v.error, "cancelled");
 	video_object_free(&p.v);
 
@@ -291,7 +275,7 @@ Test(video_object, cancel_and_expire_reasons)
 	video_object_free(&p.v);
 
 	p = parse("{\"id\":\"v1\",\"status\":\"EXPIRED\"}");
-	cr_assert_eq(p.v.state, TASK_FAILED);
+	cr_assert_eq(p.v.state, VIDEO_FAILED);
 	cr_assert_str_eq(p.v.error, "expired");
 	video_object_free(&p.v);
 
@@ -360,7 +344,7 @@ Test(video_object, task_id_and_numeric_ids)
 	struct parsed p = parse("{\"task_id\":\"abc-123\",\"status\":\"submitted\"}");
 
 	cr_assert_str_eq(p.v.id, "abc-123");
-	cr_assert_eq(p.v.state, TASK_QUEUED);
+	cr_assert_eq(p.v.state, VIDEO_QUEUED);
 	video_object_free(&p.v);
 
 	p = parse("{\"id\":\"first\",\"task_id\":\"second\"}");
@@ -493,7 +477,7 @@ Test(video_object, data_wrapper)
 
 	cr_assert_eq(p.rc, 0, "%s", p.err);
 	cr_assert_str_eq(p.v.id, "t-9");
-	cr_assert_eq(p.v.state, TASK_COMPLETED);
+	cr_assert_eq(p.v.state, VIDEO_COMPLETED);
 	cr_assert_eq(p.v.progress, 100);
 	cr_assert_str_eq(p.v.model, "veo-3.1-fast");
 	cr_assert_eq(p.v.created_at, 1700000000LL);
@@ -516,7 +500,7 @@ Test(video_object, data_is_not_unwrapped_when_top_level_has_fields)
 
 	p = parse("{\"status\":\"queued\",\"data\":{\"id\":\"inner\"}}");
 	cr_assert_null(p.v.id);
-	cr_assert_eq(p.v.state, TASK_QUEUED);
+	cr_assert_eq(p.v.state, VIDEO_QUEUED);
 	video_object_free(&p.v);
 
 	p = parse("{\"data\":[{\"id\":\"inner\"}]}");
@@ -811,7 +795,7 @@ Test(video_object, escaped_nul_in_an_error_is_taken)
 	char err[256];
 
 	cr_assert_eq(video_object_parse(text, strlen(text), &v, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(v.state, TASK_FAILED);
+	cr_assert_eq(v.state, VIDEO_FAILED);
 	cr_assert_not_null(v.error);
 	cr_assert_eq(strlen(v.error) > 0, true);
 	video_object_free(&v);

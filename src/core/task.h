@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "video_object.h"
+#include "task_state.h"
 
 /* Where the create request stands; persisted before anything is sent so a
  * crash while sending is never mistaken for "not sent". */

@@ -17,6 +17,10 @@ void kernel_notify_set_session(struct kernel_notify *kn, struct fuse_session *se
 void kernel_notify_attr(struct kernel_notify *kn, uint64_t ino);
 /* parent/name no longer names what it did. */
 void kernel_notify_entry(struct kernel_notify *kn, uint64_t parent, const char *name);
+/* The engine's observer: the task's files in the mask (1 << enum
+ * task_file) changed. ctx is the struct kernel_notify. */
+struct task;
+void kernel_notify_task_changed(void *ctx, struct task *t, unsigned files);
 void kernel_notify_free(struct kernel_notify *kn);
 
 #endif

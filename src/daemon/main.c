@@ -230,7 +230,11 @@ int main(int argc, char **argv)
 		.on_failed = cfg.on_failed,
 		.mountpoint = mountpoint,
 	};
-	engine = engine_new(&eo, remote, store, table, notify);
+	struct engine_observer observer = {
+		.ctx = notify,
+		.task_changed = kernel_notify_task_changed,
+	};
+	engine = engine_new(&eo, remote, store, table, &observer);
 	char seconds[16];
 	snprintf(seconds, sizeof(seconds), "%d", cfg.seconds);
 	struct dropbox_options dbo = {

@@ -8,10 +8,26 @@
 #include "log.h"
 #include "scheduler.h"
 #include "task_store.h"
+#include "video_object.h"
 
 /* Consecutive "not found" answers before we believe the provider lost the
  * task: gateways sometimes answer 404 for a moment right after a create. */
 #define NOT_FOUND_LIMIT 3
+
+/* The task state a provider's status stands for. */
+static enum task_state task_state_of(enum video_status s)
+{
+	switch (s) {
+	case VIDEO_IN_PROGRESS:
+		return TASK_IN_PROGRESS;
+	case VIDEO_COMPLETED:
+		return TASK_COMPLETED;
+	case VIDEO_FAILED:
+		return TASK_FAILED;
+	default:
+		return TASK_QUEUED;
+	}
+}
 
 static int state_rank(enum task_state s)
 {
@@ -58,9 +74,9 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		}
 	}
 	old = t->state;
-	if (v.has_state && state_rank(v.state) >= state_rank(t->state) &&
+	if (v.has_state && state_rank(task_state_of(v.state)) >= state_rank(t->state) &&
 	    t->state != TASK_COMPLETED && t->state != TASK_FAILED && !t->api_completed) {
-		enum task_state next = v.state == TASK_PENDING ? TASK_QUEUED : v.state;
+		enum task_state next = task_state_of(v.state);
 		if (next == TASK_COMPLETED) {
 			/* Shown as completed when the video can be: the
 			 * downloader moves it on as soon as it knows the size. */

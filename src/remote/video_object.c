@@ -13,64 +13,36 @@
 #define API_TEXT_MAX 500
 #define ID_MAX 200
 
-static const char *const state_names[] = {
-	[TASK_PENDING] = "pending",
-	[TASK_QUEUED] = "queued",
-	[TASK_IN_PROGRESS] = "in_progress",
-	[TASK_COMPLETED] = "completed",
-	[TASK_FAILED] = "failed",
-};
-
-#define STATE_COUNT (sizeof(state_names) / sizeof(state_names[0]))
-
-const char *task_state_name(enum task_state s)
-{
-	if ((unsigned)s < STATE_COUNT)
-		return state_names[s];
-	return "unknown";
-}
-
-int task_state_parse(const char *s)
-{
-	if (!s)
-		return -1;
-	for (unsigned i = 0; i < STATE_COUNT; i++)
-		if (strcmp(s, state_names[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
 static const struct {
 	const char *spelling;
-	enum task_state state;
+	enum video_status state;
 	const char *reason;
 } status_spellings[] = {
-	/* The API's "pending" means it has the job: for us that is queued,
-	 * our own pending means the API has not got it yet. */
-	{ "queued", TASK_QUEUED, NULL },
-	{ "pending", TASK_QUEUED, NULL },
-	{ "submitted", TASK_QUEUED, NULL },
-	{ "not_started", TASK_QUEUED, NULL },
-	{ "created", TASK_QUEUED, NULL },
-	{ "in_progress", TASK_IN_PROGRESS, NULL },
-	{ "processing", TASK_IN_PROGRESS, NULL },
-	{ "running", TASK_IN_PROGRESS, NULL },
-	{ "started", TASK_IN_PROGRESS, NULL },
-	{ "generating", TASK_IN_PROGRESS, NULL },
-	{ "completed", TASK_COMPLETED, NULL },
-	{ "succeeded", TASK_COMPLETED, NULL },
-	{ "success", TASK_COMPLETED, NULL },
-	{ "finished", TASK_COMPLETED, NULL },
-	{ "done", TASK_COMPLETED, NULL },
-	{ "failed", TASK_FAILED, NULL },
-	{ "failure", TASK_FAILED, NULL },
-	{ "error", TASK_FAILED, NULL },
-	{ "cancelled", TASK_FAILED, "cancelled" },
-	{ "canceled", TASK_FAILED, "cancelled" },
-	{ "expired", TASK_FAILED, "expired" },
+	/* The API's "pending" means it has the job: queued. */
+	{ "queued", VIDEO_QUEUED, NULL },
+	{ "pending", VIDEO_QUEUED, NULL },
+	{ "submitted", VIDEO_QUEUED, NULL },
+	{ "not_started", VIDEO_QUEUED, NULL },
+	{ "created", VIDEO_QUEUED, NULL },
+	{ "in_progress", VIDEO_IN_PROGRESS, NULL },
+	{ "processing", VIDEO_IN_PROGRESS, NULL },
+	{ "running", VIDEO_IN_PROGRESS, NULL },
+	{ "started", VIDEO_IN_PROGRESS, NULL },
+	{ "generating", VIDEO_IN_PROGRESS, NULL },
+	{ "completed", VIDEO_COMPLETED, NULL },
+	{ "succeeded", VIDEO_COMPLETED, NULL },
+	{ "success", VIDEO_COMPLETED, NULL },
+	{ "finished", VIDEO_COMPLETED, NULL },
+	{ "done", VIDEO_COMPLETED, NULL },
+	{ "failed", VIDEO_FAILED, NULL },
+	{ "failure", VIDEO_FAILED, NULL },
+	{ "error", VIDEO_FAILED, NULL },
+	{ "cancelled", VIDEO_FAILED, "cancelled" },
+	{ "canceled", VIDEO_FAILED, "cancelled" },
+	{ "expired", VIDEO_FAILED, "expired" },
 };
 
-bool video_status_normalize(const char *status, enum task_state *state,
+bool video_status_normalize(const char *status, enum video_status *state,
 			    const char **reason)
 {
 	char norm[32];
@@ -426,7 +398,7 @@ int video_object_parse(const char *json, size_t len, struct video_object *out,
 	if (json_is_string(v))
 		out->has_state = video_status_normalize(json_string_value(v),
 							&out->state, &status_reason);
-	failed = out->has_state && out->state == TASK_FAILED;
+	failed = out->has_state && out->state == VIDEO_FAILED;
 	out->progress = read_progress(json_object_get(obj, "progress"));
 	out->error = read_error(obj, failed);
 	/* "cancelled" and "expired" say why by themselves */

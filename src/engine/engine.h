@@ -1,6 +1,6 @@
 /* The background side of veofs: it moves every task along (submit, poll,
  * download) on two bounded thread pools, persists each change before it
- * is shown, and tells the kernel what went stale. FUSE handlers only ever
+ * is shown, and tells its observer (the FUSE layer) what went stale. FUSE handlers only ever
  * ask it to look at a task sooner. */
 #ifndef VEOFS_ENGINE_H
 #define VEOFS_ENGINE_H
@@ -14,8 +14,15 @@
 
 struct task_store;
 struct task_table;
-struct kernel_notify;
 struct scheduler;
+
+/* Who hears that a task's files changed: the FUSE layer, which tells the
+ * kernel. The engine never calls up into it by name. */
+struct engine_observer {
+	void *ctx;
+	/* files: a bit mask of (1 << enum task_file); t->mu not held. */
+	void (*task_changed)(void *ctx, struct task *t, unsigned files);
+};
 
 struct engine_options {
 	int poll_interval_s;     /* first poll delay */
@@ -33,7 +40,7 @@ struct engine {
 	struct remote *remote;
 	struct task_store *store;
 	struct task_table *table;
-	struct kernel_notify *notify;   /* may be NULL (tests) */
+	struct engine_observer observer; /* task_changed may be NULL (tests) */
 	struct scheduler *control;      /* submit and poll */
 	struct scheduler *download;
 	/* Set on the way out: downloads stop at once (they resume from the
@@ -44,7 +51,7 @@ struct engine {
 
 struct engine *engine_new(const struct engine_options *o, struct remote *remote,
 			  struct task_store *store, struct task_table *table,
-			  struct kernel_notify *notify);
+			  const struct engine_observer *observer);
 /* Stops the pools; in-flight requests finish first (they are bounded). */
 void engine_free(struct engine *e);
 

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "clock.h"
 #include "task.h"
 
 struct scheduler;
@@ -22,7 +23,5 @@ void scheduler_at(struct scheduler *s, struct task *t, int64_t due_ms, int repla
 void scheduler_cancel(struct scheduler *s, struct task *t);
 /* Stops the threads after their current run; pending runs are dropped. */
 void scheduler_free(struct scheduler *s);
-
-int64_t now_ms(void);
 
 #endif

@@ -5,17 +5,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum task_state {
-	TASK_PENDING = 0,   /* accepted locally, not yet by the API */
-	TASK_QUEUED,
-	TASK_IN_PROGRESS,
-	TASK_COMPLETED,
-	TASK_FAILED,
+/* Where the provider says a video stands. The provider's "pending" is
+ * VIDEO_QUEUED: it has the job. */
+enum video_status {
+	VIDEO_QUEUED = 1,
+	VIDEO_IN_PROGRESS,
+	VIDEO_COMPLETED,
+	VIDEO_FAILED,
 };
-
-const char *task_state_name(enum task_state s);
-/* Parses our own names back ("pending", ...); -1 if unknown. */
-int task_state_parse(const char *s);
 
 /* Map any status spelling (queued, pending, submitted, processing, running,
  * in_progress, succeeded, success, finished, completed, failed, failure,
@@ -23,13 +20,13 @@ int task_state_parse(const char *s);
  * state. Returns false for an unknown spelling. *reason is set to a static
  * reason for failure-like spellings that carry one ("cancelled",
  * "expired"), otherwise NULL. */
-bool video_status_normalize(const char *status, enum task_state *state,
+bool video_status_normalize(const char *status, enum video_status *state,
 			    const char **reason);
 
 struct video_object {
 	char *id;          /* "id", else "task_id"; NULL if neither */
 	bool has_state;
-	enum task_state state;
+	enum video_status state;
 	int progress;      /* 0..100, -1 when absent */
 	char *error;       /* failure reason text, NULL when none given */
 	char *model;

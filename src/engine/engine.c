@@ -5,8 +5,6 @@
 #include <string.h>
 
 #include "hooks.h"
-#include "inode.h"
-#include "kernel_notify.h"
 #include "log.h"
 #include "scheduler.h"
 #include "task_store.h"
@@ -42,7 +40,7 @@ static void download_run(void *ctx, struct task *t)
 
 struct engine *engine_new(const struct engine_options *o, struct remote *remote,
 			  struct task_store *store, struct task_table *table,
-			  struct kernel_notify *notify)
+			  const struct engine_observer *observer)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 
@@ -56,7 +54,8 @@ struct engine *engine_new(const struct engine_options *o, struct remote *remote,
 	e->remote = remote;
 	e->store = store;
 	e->table = table;
-	e->notify = notify;
+	if (observer)
+		e->observer = *observer;
 	e->control = scheduler_new("control", 0, e->o.control_threads, control_run, e);
 	e->download = scheduler_new("download", 1, e->o.download_threads, download_run, e);
 	if (!e->control || !e->download) {
@@ -118,11 +117,8 @@ void engine_forget(struct engine *e, struct task *t)
 
 void engine_task_changed(struct engine *e, struct task *t, unsigned files)
 {
-	if (!e->notify)
-		return;
-	for (int f = 0; f < TF_COUNT; f++)
-		if (files & (1u << f))
-			kernel_notify_attr(e->notify, ino_of_task_file(t->tid, f));
+	if (e->observer.task_changed && files)
+		e->observer.task_changed(e->observer.ctx, t, files);
 }
 
 char *engine_event_locked(struct task *t, const char *extra)

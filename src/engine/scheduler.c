@@ -26,14 +26,6 @@ struct scheduler {
 	pthread_t *threads;
 };
 
-int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void heap_swap(struct scheduler *s, size_t a, size_t b)
 {
 	struct task *t = s->heap[a];

@@ -104,15 +104,6 @@ static void global_init(void)
 
 /* ---- small helpers ---- */
 
-void remote_result_clear(struct remote_result *res)
-{
-	if (!res)
-		return;
-	free(res->body);
-	memset(res, 0, sizeof(*res));
-	res->retry_after_ms = -1;
-}
-
 static void answer_reset(struct answer *a)
 {
 	memset(a, 0, sizeof(*a));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inode.h"
 #include "log.h"
 
 /* Bounded: when the kernel stops taking notifications for a while we drop
@@ -156,4 +157,11 @@ void kernel_notify_free(struct kernel_notify *kn)
 	pthread_mutex_destroy(&kn->mu);
 	pthread_cond_destroy(&kn->cv);
 	free(kn);
+}
+
+void kernel_notify_task_changed(void *ctx, struct task *t, unsigned files)
+{
+	for (int f = 0; f < TF_COUNT; f++)
+		if (files & (1u << f))
+			kernel_notify_attr(ctx, ino_of_task_file(t->tid, (enum task_file)f));
 }
