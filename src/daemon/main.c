@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "kernel_notify.h"
 #include "log.h"
 #include "remote.h"
+#include "process_guard.h"
 #include "service_notify.h"
 #include "sim.h"
 #include "state_lock.h"
@@ -100,17 +100,6 @@ static void *watch_exit(void *arg)
 	return NULL;
 }
 
-/* Open files: a folder of thousands of videos may be read at once. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	struct cli cli;
@@ -162,6 +151,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(cfg.log_level);
+	/* The configuration holds its own copy of the key now. */
+	process_forget_key_variables();
+	if (process_set_undumpable(cli.debug, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 	if (!cli.simulate && config_check_api_key(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "veofs: %s\n", err);
 		rc = 2;
@@ -182,7 +175,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veofs: %s\n", err);
 		goto out;
 	}
-	raise_fd_limit();
+	process_raise_fd_limit();
 
 	/* Threads start only after this point: they would not survive fork. */
 	if (!cli.foreground) {

@@ -196,6 +196,68 @@ class KeyTest(harness.VeofsTestCase):
             self.assertNoKey(read_bytes(path), path)
 
 
+class NobodyMount(harness.Mount):
+    """veofs run by user nobody (65534). It keeps the two capabilities that
+    mounting needs where /dev/fuse is root's alone; neither changes how the
+    kernel decides dumpability (real and effective ids stay equal)."""
+
+    def argv(self):
+        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "--inh-caps=+sys_admin,+dac_override",
+                "--ambient-caps=+sys_admin,+dac_override"] + super().argv()
+
+
+class ProcessGuardTest(harness.VeofsTestCase):
+    """The key lives in the daemon's memory and nowhere a process of the
+    same user can read it: not /proc/PID/environ, not a core dump, not
+    ptrace. A debugging run (-d) keeps the usual rules."""
+    sim_duration = 1
+
+    def start_as_nobody(self, extra_args=()):
+        if os.getuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv to run veofs as another user")
+        os.chmod(self.tmp, 0o755)
+        home = os.path.join(self.tmp, "nobody-home")
+        os.makedirs(home)
+        env = harness.clean_env(home)
+        env["VEOFS_API_KEY"] = KEY
+        for root, dirs, _ in os.walk(home):
+            for d in [root] + [os.path.join(root, x) for x in dirs]:
+                os.chown(d, 65534, 65534)
+        sim = self.start_sim()
+        m = NobodyMount(self._logdir, os.path.join(self.tmp, "mnt"),
+                        state_dir=os.path.join(home, "state"), base_url=sim.api,
+                        options=dict(self.mount_options), env=env, name="nobody",
+                        extra_args=["-o", "allow_other"] + list(extra_args))
+        self.addCleanup(m.teardown)
+        os.makedirs(m.mnt)
+        os.chown(m.mnt, 65534, 65534)
+        m.start()
+        self.submit(m, "job", "a guarded key")
+        self.wait_video(m, "job")
+        return m
+
+    def test_key_not_in_process_environment(self):
+        """Once read, the key's variable is scrubbed from the block that
+        /proc/PID/environ shows, and the daemon is not dumpable, which the
+        kernel shows by giving its /proc/PID files to root: its own user
+        cannot read its environ, memory or maps, nor get a core dump."""
+        m = self.start_as_nobody()
+        environ = read_bytes("/proc/%d/environ" % m.proc.pid)
+        self.assertIn(b"HOME=", environ, "the daemon's environ was not read")
+        self.assertNotIn(KEY.encode(), environ, "the key shows in /proc/PID/environ")
+        self.assertNotIn(b"VEOFS_API_KEY=" + KEY[:6].encode(), environ)
+        self.assertEqual(os.stat("/proc/%d/environ" % m.proc.pid).st_uid, 0,
+                         "the daemon is dumpable: its /proc/PID is its user's")
+
+    def test_debug_run_stays_dumpable(self):
+        """-d is for debugging: the daemon can be inspected (but the key is
+        still scrubbed from its environment)."""
+        m = self.start_as_nobody(extra_args=["-d"])
+        self.assertEqual(os.stat("/proc/%d/environ" % m.proc.pid).st_uid, 65534)
+        self.assertNotIn(KEY.encode(), read_bytes("/proc/%d/environ" % m.proc.pid))
+
+
 class KeyFileTest(harness.VeofsTestCase):
     sim_duration = 1
 
