@@ -109,6 +109,7 @@ int main(int argc, char **argv)
 	struct sim *sim = NULL;
 	struct remote *remote = NULL;
 	struct task_store *store = NULL;
+	struct state_lock *lock = NULL;
 	struct task_table *table = NULL;
 	struct kernel_notify *notify = NULL;
 	struct engine *engine = NULL;
@@ -119,7 +120,7 @@ int main(int argc, char **argv)
 	struct tree tree = {0};
 	struct fs_context ctx;
 	struct stat st;
-	int lock_fd = -1, status_fd = -1, rc = 1, mounted = 0;
+	int status_fd = -1, rc = 1, mounted = 0;
 
 	if (cli_parse(&cli, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "veofs: %s\n", err);
@@ -170,8 +171,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veofs: %s\n", err);
 		goto out;
 	}
-	lock_fd = state_lock_acquire(cfg.state_dir, mountpoint, err, sizeof(err));
-	if (lock_fd < 0) {
+	lock = state_lock_acquire(cfg.state_dir, mountpoint, err, sizeof(err));
+	if (!lock) {
 		fprintf(stderr, "veofs: %s\n", err);
 		goto out;
 	}
@@ -182,7 +183,7 @@ int main(int argc, char **argv)
 		status_fd = daemon_fork();
 		if (status_fd < 0)
 			goto out;
-		state_lock_note(lock_fd, mountpoint);
+		state_lock_note(lock, mountpoint);
 	}
 
 	if (cli.simulate) {
@@ -222,6 +223,7 @@ int main(int argc, char **argv)
 		.on_complete = cfg.on_complete,
 		.on_failed = cfg.on_failed,
 		.mountpoint = mountpoint,
+		.lock = lock,
 	};
 	struct engine_observer observer = {
 		.ctx = notify,
@@ -333,7 +335,7 @@ out:
 	task_table_free(table);
 	remote_destroy(remote);
 	sim_stop(sim);
-	state_lock_release(lock_fd);
+	state_lock_release(lock);
 	task_store_close(store);
 	free(base_url);
 	free(fsopts);

@@ -12,6 +12,7 @@
 #include "remote.h"
 #include "task.h"
 
+struct state_lock;
 struct task_store;
 struct task_table;
 struct scheduler;
@@ -33,6 +34,9 @@ struct engine_options {
 	const char *on_complete; /* hooks; NULL for none */
 	const char *on_failed;
 	const char *mountpoint;  /* for the paths hooks get */
+	/* Asked before every create: is the state dir still ours? NULL in
+	 * tests that need no lock. */
+	struct state_lock *lock;
 };
 
 struct engine {

@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "log.h"
 #include "scheduler.h"
+#include "state_lock.h"
 #include "task_store.h"
 
 /* An HTTP error answer means the provider looked at the request and
@@ -63,6 +64,19 @@ void submitter_run(struct engine *e, struct task *t)
 				      t->image_file) < 0)
 		image_path = NULL;
 	pthread_mutex_unlock(&t->mu);
+
+	/* A second veofs on this state dir would submit the same prompt:
+	 * never send while the lock may not be ours. */
+	if (e->o.lock && state_lock_check(e->o.lock, why, sizeof(why)) < 0) {
+		pthread_mutex_lock(&t->mu);
+		t->submit = SUBMIT_NONE;
+		task_set_str(&t->note, why);
+		pthread_mutex_unlock(&t->mu);
+		log_warn("task %s: %s", name, why);
+		engine_task_changed(e, t, 1u << TF_STATUS);
+		engine_kick_at(e, t, now_ms() + engine_backoff_ms(e, 3, -1));
+		goto out;
+	}
 
 	/* The record must say "sending" on disk before a byte leaves: after
 	 * a crash that is what tells us not to send again. */

@@ -105,6 +105,31 @@ class CommandLineTest(harness.VeofsTestCase):
         self.wait_submitted(first, "still")
 
 
+    def test_deleting_the_lock_file_does_not_admit_a_second_mount(self):
+        """The lock is on the state directory as well as on STATE/lock:
+        removing the file must not let a second veofs in to submit the
+        same prompts again."""
+        sim = self.start_sim(duration=30)
+        first = self.mount(sim, name="first")
+        self.submit(first, "once", "a prompt paid for once")
+        self.wait_submitted(first, "once")
+        os.unlink(os.path.join(first.state_dir, "lock"))
+        second = self.new_mount(sim, name="second", state_dir=first.state_dir)
+        second.start(wait=False)
+        try:
+            second.proc.wait(timeout=bound(30))
+        except subprocess.TimeoutExpired:
+            self.fail("a second veofs got the state dir once its lock file was deleted")
+        self.assertNotEqual(second.proc.returncode, 0)
+        self.assertIn("already in use", second.log_text())
+        self.assertEqual(sim.stats()["creates"], 1)
+        # The first mount takes its lock file again and goes on submitting.
+        self.submit(first, "later", "a prompt after the lock file went")
+        self.wait_submitted(first, "later")
+        self.assertTrue(os.path.exists(os.path.join(first.state_dir, "lock")))
+        self.assertEqual(sim.stats()["creates"], 2)
+
+
 class SimulateTest(harness.VeofsTestCase):
 
     def test_simulate_end_to_end_without_a_key(self):
