@@ -172,6 +172,10 @@ int hooks_run(const struct hook_call *c)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	/* Only stdin, stdout and stderr: a hook must not hold the API's
+	 * connection, the FUSE device or the state lock, whether or not
+	 * whoever opened them remembered close-on-exec. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_init(&sa);
 	/* Its own process group, and default signal handling: our FUSE
 	 * signal handlers must not be inherited. */

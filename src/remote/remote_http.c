@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -543,6 +544,14 @@ static int abandon_when_stopping(void *clientp, curl_off_t dltotal, curl_off_t d
 
 /* Options every request carries. Returns the first setopt failure; a
  * request whose safety options did not stick is never performed. */
+/* libcurl opens its sockets without close-on-exec; a hook started while a
+ * connection is open would otherwise hold it (and keep it alive). */
+static curl_socket_t open_socket_cloexec(void *ctx, curlsocktype purpose,
+					 struct curl_sockaddr *a)
+{
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static CURLcode exchange_setup(struct exchange *x, const char *url,
 			       bool send_key)
 {
@@ -564,6 +573,7 @@ static CURLcode exchange_setup(struct exchange *x, const char *url,
 	SETOPT(x, CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(x, CURLOPT_SSL_VERIFYHOST, 2L);
 	SETOPT(x, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(x, CURLOPT_OPENSOCKETFUNCTION, open_socket_cloexec);
 	SETOPT(x, CURLOPT_CONNECTTIMEOUT, connect_s > 0 ? connect_s : 1L);
 	SETOPT(x, CURLOPT_USERAGENT, "veofs/" VEOFS_VERSION);
 	SETOPT(x, CURLOPT_ERRORBUFFER, x->errbuf);

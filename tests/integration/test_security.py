@@ -155,6 +155,30 @@ class KeyTest(harness.VeofsTestCase):
         self.assertNotIn("VEOFS_API_KEY=", env)
         self.assertNotIn("OPENAI_API_KEY=", env)
 
+    def test_hook_gets_only_the_standard_descriptors(self):
+        """A hook inherits stdin, stdout and stderr and nothing else: not
+        the connection to the API, not the FUSE device, not the lock."""
+        out = os.path.join(self.tmp, "hook-fds")
+        hook = os.path.join(self.tmp, "hook.py")
+        write_file(hook, "#!/usr/bin/env python3\n"
+                   "import os\n"
+                   "fds = {}\n"
+                   "for fd in os.listdir('/proc/self/fd'):\n"
+                   "    try:\n"
+                   "        fds[fd] = os.readlink('/proc/self/fd/' + fd)\n"
+                   "    except OSError:\n"
+                   "        pass\n"
+                   "open(%r + '.tmp', 'w').write(repr(fds))\n"
+                   "os.rename(%r + '.tmp', %r)\n" % (out, out, out))
+        os.chmod(hook, 0o755)
+        sim, m = self.run_one_task(options={"on_complete": hook})
+        fds = eval(wait_until(lambda: os.path.exists(out) and read_text(out), 30,
+                              "the hook to run"))
+        extra = {fd: target for fd, target in fds.items()
+                 if int(fd) > 2 and not target.startswith("/proc/")}
+        self.assertEqual(extra, {}, "the hook inherited descriptors: %r" % fds)
+        self.assertIn("0", fds)
+
     def test_key_not_in_debug_log(self):
         """Not even the debug log (-d) shows the key."""
         sim, m = self.run_one_task(extra_args=["-d"])
