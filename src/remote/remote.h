@@ -30,6 +30,11 @@ struct remote_result {
  * starts by clearing res, so it must be zero-initialised or cleared before
  * its first use; clear it once more when done. */
 void remote_result_clear(struct remote_result *res);
+/* Replace the key, bearer tokens and sk- keys in res's reason and body by
+ * [redacted]: whatever a provider says may echo what it was sent, and it
+ * is shown to every user of the mount. Every implementation calls it on
+ * every result it returns. */
+void remote_result_redact(struct remote_result *res, const char *key);
 
 struct remote_create {
 	const char *model;

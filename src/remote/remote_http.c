@@ -1501,12 +1501,49 @@ static void http_stop(struct remote *r)
 	atomic_store(&hr->stopping, true);
 }
 
+/* What the provider says goes to files every user of the mount can read:
+ * no result leaves without the key and anything like it redacted. */
+static int redacted_create(struct remote *r, const struct remote_create *req,
+			   struct remote_result *res)
+{
+	int rc = http_create(r, req, res);
+
+	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
+	return rc;
+}
+
+static int redacted_get(struct remote *r, const char *id, struct remote_result *res)
+{
+	int rc = http_get(r, id, res);
+
+	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
+	return rc;
+}
+
+static int redacted_content(struct remote *r, const char *id, const char *variant,
+			    int64_t offset, int64_t length, long timeout_ms,
+			    const struct remote_sink *sink, struct remote_result *res)
+{
+	int rc = http_content(r, id, variant, offset, length, timeout_ms, sink, res);
+
+	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
+	return rc;
+}
+
+static int redacted_remove(struct remote *r, const char *id, struct remote_result *res)
+{
+	int rc = http_remove(r, id, res);
+
+	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
+	return rc;
+}
+
 static const struct remote_ops http_ops = {
 	.stop = http_stop,
-	.create = http_create,
-	.get = http_get,
-	.content = http_content,
-	.remove = http_remove,
+	.create = redacted_create,
+	.get = redacted_get,
+	.content = redacted_content,
+	.remove = redacted_remove,
 	.destroy = http_destroy,
 };
 

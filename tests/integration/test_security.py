@@ -73,6 +73,8 @@ class FakeApi:
                     obj = fake.create_answers.pop(0) if fake.create_answers else None
                 if obj is None:
                     self.answer(500, {"error": {"message": "no more creates"}})
+                elif isinstance(obj, tuple):
+                    self.answer(*obj)
                 else:
                     self.answer(200, obj)
 
@@ -280,6 +282,55 @@ class ProcessGuardTest(harness.VeofsTestCase):
         m = self.start_as_nobody(extra_args=["-d"])
         self.assertEqual(os.stat("/proc/%d/environ" % m.proc.pid).st_uid, 65534)
         self.assertNotIn(KEY.encode(), read_bytes("/proc/%d/environ" % m.proc.pid))
+
+
+class KeyEchoTest(harness.VeofsTestCase):
+    """A provider that echoes the key it was sent in its error messages,
+    as OpenAI's own "Incorrect API key provided" does: the key must not
+    reach any file, attribute or record, only [redacted]."""
+    mount_options = {"interval": "1", "max_interval": "1", "timeout": "5"}
+
+    def setUp(self):
+        super().setUp()
+        self.env["VEOFS_API_KEY"] = KEY
+
+    def assertNoKey(self, data, where):
+        if isinstance(data, str):
+            data = data.encode()
+        self.assertNotIn(KEY.encode(), data, "the API key shows in %s" % where)
+        self.assertNotIn(KEY[3:].encode(), data, "part of the API key shows in %s" % where)
+
+    def test_echoed_key_is_redacted_everywhere(self):
+        echo = "Incorrect API key provided: Bearer %s. You can find your key online." % KEY
+        fake = FakeApi(
+            [video_object("video_echo1"),
+             (401, {"error": {"message": echo, "type": "invalid_request_error"}})],
+            lambda vid, path: (200, video_object(
+                vid, "failed", error={"code": "invalid_api_key", "message": echo},
+                echo={"authorization": "Bearer " + KEY})))
+        fake.start()
+        self.addCleanup(fake.stop)
+        m = self.new_mount(None, options={"base_url": fake.api})
+        m.start()
+        write_file(m.path("new", "polled.prompt"), "a failure that echoes the key\n")
+        self.wait_state(m, "polled", "failed", timeout=30)
+        write_file(m.path("new", "refused.prompt"), "a refusal that echoes the key\n")
+        self.wait_state(m, "refused", "failed", timeout=30)
+        for name in ("polled", "refused"):
+            with self.subTest(task=name):
+                error = read_text(m.path(name, "error"))
+                self.assertIn("[redacted]", error)
+                self.assertIn("Incorrect API key provided", error)
+                for f in ("status", "error", "events", "task.json"):
+                    if os.path.exists(m.path(name, f)):
+                        self.assertNoKey(read_bytes(m.path(name, f)), f)
+                for attr in os.listxattr(m.path(name)):
+                    self.assertNoKey(os.getxattr(m.path(name), attr), "xattr " + attr)
+        self.assertIn("[redacted]", read_text(m.path("polled", "task.json")))
+        m.unmount()
+        for path in tree_files(m.state_dir):
+            self.assertNoKey(read_bytes(path), path)
+        self.assertNoKey(m.log_text(), "the log")
 
 
 class KeyFileTest(harness.VeofsTestCase):
