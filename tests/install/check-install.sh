@@ -5,18 +5,19 @@
 # mount helper links and the example configuration.
 #
 # usage: check-install.sh BUILD_DIR SOURCE_DIR MESON MAN_PAGES(yes|no) \
-#        PREFIX BINDIR SBINDIR MANDIR DATADIR SYSCONFDIR
-# The directories are absolute (meson joins them with the prefix).
+#        PREFIX BINDIR SBINDIR MANDIR DATADIR SYSCONFDIR USERUNITDIR
+# The directories are absolute (meson joins them with the prefix);
+# USERUNITDIR is where contrib/meson.build chose to put the user unit.
 set -u
 
-if [ $# -ne 10 ]; then
-	echo "usage: $0 BUILD SOURCE MESON MAN PREFIX BINDIR SBINDIR MANDIR DATADIR SYSCONFDIR" >&2
+if [ $# -ne 11 ]; then
+	echo "usage: $0 BUILD SOURCE MESON MAN PREFIX BINDIR SBINDIR MANDIR DATADIR SYSCONFDIR USERUNITDIR" >&2
 	exit 2
 fi
 build=$1 source=$2 meson=$3 man=$4 prefix=$5 bindir=$6 sbindir=$7 mandir=$8
 datadir=$9
 shift 9
-sysconfdir=$1
+sysconfdir=$1 userunitdir=$2
 
 if [ "$man" != yes ]; then
 	echo "SKIP: scdoc not found, so the man pages are not built (contrib/install-deps.sh installs it)"
@@ -73,7 +74,11 @@ for page in man1/veofs.1 man1/veofs-sim.1 man5/veofs.conf.5; do
 	fi
 done
 
-unit=$prefix/lib/systemd/user/veofs@.service
+unit=$userunitdir/veofs@.service
+case $unit in
+$prefix/*) ;;
+*) fail "user unit $unit is outside the prefix $prefix" ;;
+esac
 file_at "$unit" "systemd user unit"
 if [ -f "$dest$unit" ]; then
 	exec_start=$(sed -n 's/^ExecStart=//p' "$dest$unit")
