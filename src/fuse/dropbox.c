@@ -23,6 +23,7 @@
 #include "strmap.h"
 #include "task_store.h"
 #include "task_table.h"
+#include "writer_copy.h"
 
 /* A prompt is at most 32000 characters (4 bytes each at worst) plus front
  * matter; anything bigger is refused without reading it all. */
@@ -36,6 +37,9 @@ struct dnode {
 	uint64_t nlookup;    /* kernel references */
 	unsigned opens;
 	bool unlinked;
+	/* Unlinked because it became a task: a writer still holding it
+	 * gets EEXIST at close, and its text is kept (see keep_conflict). */
+	bool consumed;
 	bool is_dir;         /* a staging folder new/NAME/ */
 	uint32_t generation;
 };
@@ -49,6 +53,9 @@ struct dropbox_file {
 	 * an unwritten new file may be that close, not the user's: an empty
 	 * prompt is still refused there, but quietly. */
 	bool fresh;
+	bool append;         /* opened O_APPEND */
+	struct writer_copy copy; /* what this descriptor wrote, see writer_copy.h */
+	bool has_copy;       /* else the file's bytes are judged */
 };
 
 struct dropbox {
@@ -121,10 +128,15 @@ static uint64_t hash_bytes(const char *p, size_t n)
 	return h;
 }
 
-static int accept_prompt(struct dropbox *db, const char *filename, bool quiet);
+static int accept_prompt(struct dropbox *db, const char *filename,
+			 const struct writer_copy *copy, bool quiet);
 static int accept_text(struct dropbox *db, const char *filename, const char *taskname,
+		       const struct writer_copy *copy,
 		       const char *stagedir, bool quiet);
 static const char *image_ext(const unsigned char *p, size_t n);
+static void mark_consumed(struct dropbox *db, const char *filename);
+static int keep_conflict(struct dropbox *db, const char *filename,
+			 const struct writer_copy *copy, int fd);
 
 static int compare_strings(const void *a, const void *b)
 {
@@ -377,8 +389,10 @@ int dropbox_setattr(struct dropbox *db, uint64_t ino, struct dropbox_file *f,
 			rc = -errno;
 			goto out;
 		}
-		if (f)
+		if (f) {
+			writer_copy_truncate(&f->copy, attr->st_size);
 			f->dirty = true;
+		}
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
@@ -406,13 +420,26 @@ out:
 	return rc;
 }
 
-static int file_new(struct dropbox *db, struct dnode *n, int fd, bool fresh,
+/* Our own descriptor of a file opened write-only can still read it: the
+ * writer's copy starts from what the file holds. */
+static int readable(int flags)
+{
+	return (flags & O_ACCMODE) == O_WRONLY ? (flags & ~O_ACCMODE) | O_RDWR : flags;
+}
+
+static int file_new(struct dropbox *db, struct dnode *n, int fd, int flags, bool fresh,
 		    struct dropbox_file **out)
 {
 	struct dropbox_file *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return -ENOMEM;
+	/* Only a writer's words are judged; a reader's close judges nothing.
+	 * The copy starts from what the file holds, as the writer sees it. */
+	f->has_copy = (flags & O_ACCMODE) != O_RDONLY &&
+		      writer_copy_init(&f->copy, fd, (flags & O_TRUNC) != 0,
+				       PROMPT_FILE_MAX) == 0;
+	f->append = (flags & O_APPEND) != 0;
 	f->fd = fd;
 	f->node = n;
 	f->fresh = fresh;
@@ -456,7 +483,8 @@ static int refuse_name(const char *name, char *taskname, size_t len)
 	return k == ENTRY_SCRATCH ? 0 : 1;
 }
 
-static int accept_entry(struct dropbox *db, const char *filename, bool quiet)
+static int accept_entry(struct dropbox *db, const char *filename,
+			const struct writer_copy *copy, bool quiet)
 {
 	char taskname[NAME_MAX + 1], why[256];
 	const char *slash = strchr(filename, '/');
@@ -467,12 +495,12 @@ static int accept_entry(struct dropbox *db, const char *filename, bool quiet)
 		if (strcmp(slash + 1, "prompt") || (size_t)(slash - filename) >= sizeof(dir))
 			return 0;
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - filename), filename);
-		return accept_text(db, filename, dir, dir, quiet);
+		return accept_text(db, filename, dir, copy, dir, quiet);
 	}
 
 	switch (classify(filename, taskname, sizeof(taskname), why, sizeof(why))) {
 	case ENTRY_PROMPT:
-		return accept_prompt(db, filename, quiet);
+		return accept_prompt(db, filename, copy, quiet);
 	case ENTRY_ID:
 		return accept_id(db, filename, taskname, quiet);
 	default:
@@ -508,7 +536,7 @@ int dropbox_create_at(struct dropbox *db, uint64_t parent, const char *name, mod
 		return -EEXIST;
 	}
 	name = rel;
-	fd = openat(db->dirfd, name, (flags & ~(O_NOFOLLOW | O_DIRECTORY)) | O_CREAT |
+	fd = openat(db->dirfd, name, readable(flags & ~(O_NOFOLLOW | O_DIRECTORY)) | O_CREAT |
 		    O_NOFOLLOW | O_CLOEXEC, (mode & 0777) | 0600);
 	if (fd < 0)
 		return -errno;
@@ -524,7 +552,7 @@ int dropbox_create_at(struct dropbox *db, uint64_t parent, const char *name, mod
 		n->nlookup++;
 		*ino = n->ino;
 		stat_fix(st, n->ino);
-		rc = file_new(db, n, fd, true, f);
+		rc = file_new(db, n, fd, flags, true, f);
 		if (rc < 0)
 			n->nlookup--;
 	} else {
@@ -549,14 +577,17 @@ int dropbox_open(struct dropbox *db, uint64_t ino, int flags, struct dropbox_fil
 		free(name);
 		return -ENOENT;
 	}
-	fd = openat(db->dirfd, name, (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) |
+	fd = openat(db->dirfd, name, readable(flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) |
 		    O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_WRONLY)
+		fd = openat(db->dirfd, name, (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) |
+			    O_NOFOLLOW | O_CLOEXEC);
 	free(name);
 	if (fd < 0)
 		return -errno;
 	pthread_mutex_lock(&db->mu);
 	n = node_by_ino(db, ino);
-	rc = n ? file_new(db, n, fd, (flags & O_TRUNC) != 0, f) : -ENOENT;
+	rc = n ? file_new(db, n, fd, flags, (flags & O_TRUNC) != 0, f) : -ENOENT;
 	pthread_mutex_unlock(&db->mu);
 	if (rc < 0)
 		close(fd);
@@ -576,6 +607,7 @@ ssize_t dropbox_write(struct dropbox_file *f, const char *buf, size_t size, off_
 
 	if (n < 0)
 		return -errno;
+	writer_copy_write(&f->copy, buf, (size_t)n, off, f->append);
 	f->dirty = true;
 	return n;
 }
@@ -590,6 +622,7 @@ int dropbox_fsync(struct dropbox_file *f, int datasync)
 void dropbox_release(struct dropbox *db, struct dropbox_file *f)
 {
 	close(f->fd);
+	writer_copy_free(&f->copy);
 	pthread_mutex_lock(&db->mu);
 	f->node->opens--;
 	node_maybe_free(db, f->node);
@@ -600,7 +633,8 @@ void dropbox_release(struct dropbox *db, struct dropbox_file *f)
 int dropbox_flush(struct dropbox *db, struct dropbox_file *f)
 {
 	char *name;
-	bool unlinked, quiet = !f->dirty;
+	bool unlinked, consumed, wrote = f->dirty, quiet = !f->dirty;
+	int rc;
 
 	if (!f->dirty && !f->fresh)
 		return 0;
@@ -612,7 +646,14 @@ int dropbox_flush(struct dropbox *db, struct dropbox_file *f)
 	pthread_mutex_unlock(&db->mu);
 	if (!name)
 		return -ENOMEM;
-	int rc = unlinked ? 0 : accept_entry(db, name, quiet);
+	rc = unlinked ? 0 : accept_entry(db, name, f->has_copy ? &f->copy : NULL, quiet);
+	/* Another writer's close (or this description's earlier one) made
+	 * the task meanwhile: this writer's words were not what was sent. */
+	pthread_mutex_lock(&db->mu);
+	consumed = f->node->consumed;
+	pthread_mutex_unlock(&db->mu);
+	if (consumed && wrote && (unlinked || rc == -EEXIST))
+		rc = keep_conflict(db, name, f->has_copy ? &f->copy : NULL, f->fd);
 	free(name);
 	return rc;
 }
@@ -762,7 +803,7 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 	}
 	pthread_mutex_unlock(&db->mu);
 	/* Renaming into NAME.prompt is how editors save: it submits. */
-	return rc == 1 ? accept_entry(db, to, false) : 0;
+	return rc == 1 ? accept_entry(db, to, NULL, false) : 0;
 }
 
 int dropbox_readdir(struct dropbox *db, off_t off,
@@ -938,11 +979,13 @@ static void publish_task(struct dropbox *db, struct task *t, const char *filenam
 	if (stagedir) {
 		fs_remove_tree(db->dirfd, stagedir);
 		pthread_mutex_lock(&db->mu);
+		mark_consumed(db, filename);
 		detach_tree(db, stagedir);
 		pthread_mutex_unlock(&db->mu);
 		notify_entry(db, stagedir);
 	} else if (unlinkat(db->dirfd, filename, 0) == 0) {
 		pthread_mutex_lock(&db->mu);
+		mark_consumed(db, filename);
 		node_detach(db, filename);
 		pthread_mutex_unlock(&db->mu);
 		notify_entry(db, filename);
@@ -952,6 +995,79 @@ static void publish_task(struct dropbox *db, struct task *t, const char *filenam
 		engine_kick(db->engine, t);
 	if (db->notify)
 		kernel_notify_attr(db->notify, INO_ROOT);
+}
+
+/* db->mu held. */
+static void mark_consumed(struct dropbox *db, const char *filename)
+{
+	struct dnode *n = strmap_get(db->by_name, filename);
+
+	if (n)
+		n->consumed = true;
+}
+
+/* A writer closed a prompt that another writer's close had already made
+ * into its task. Its text is not dropped: it is kept under a scratch name
+ * (NAME.prompt.conflict, then .conflict.2, ...) and NAME.error says where.
+ * -EEXIST for that close, or the error that stopped the keeping. */
+static int keep_conflict(struct dropbox *db, const char *filename,
+			 const struct writer_copy *copy, int file_fd)
+{
+	struct writer_copy from_file;
+
+	/* Without a copy of its own, the writer's descriptor still holds its
+	 * bytes (the file it wrote, now unlinked). */
+	if (!copy) {
+		if (writer_copy_init(&from_file, file_fd, false, PROMPT_FILE_MAX) < 0)
+			from_file.too_big = true;
+		copy = &from_file;
+	}
+	char taskname[NAME_MAX + 1], keep[NAME_MAX + 32], why[NAME_MAX * 4 + 256];
+	const char *slash = strchr(filename, '/');
+	int fd = -1, rc = -EEXIST;
+
+	if (slash)
+		snprintf(taskname, sizeof(taskname), "%.*s", (int)(slash - filename), filename);
+	else
+		snprintf(taskname, sizeof(taskname), "%.*s",
+			 (int)(strlen(filename) - strlen(PROMPT_SUFFIX)), filename);
+	for (int i = 1; i < 100 && fd < 0; i++) {
+		if (i == 1)
+			snprintf(keep, sizeof(keep), "%s" PROMPT_SUFFIX ".conflict", taskname);
+		else
+			snprintf(keep, sizeof(keep), "%s" PROMPT_SUFFIX ".conflict.%d", taskname, i);
+		fd = openat(db->dirfd, keep, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0644);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(why, sizeof(why), "task '%s' was already made from new/%s by another "
+			 "writer, and this writer's text could not be kept: %s",
+			 taskname, filename, strerror(errno));
+	} else {
+		bool ok = copy->too_big ? false :
+			  fs_pwrite_all(fd, copy->buf, copy->len, 0) == 0 && fsync(fd) == 0;
+		if (!ok)
+			rc = copy->too_big ? -EFBIG : -errno;
+		close(fd);
+		if (ok)
+			snprintf(why, sizeof(why), "task '%s' was already made from new/%s by "
+				 "another writer; this writer's text was not sent and is kept in "
+				 "new/%s (rename it to another NAME.prompt to submit it)",
+				 taskname, filename, keep);
+		else
+			snprintf(why, sizeof(why), "task '%s' was already made from new/%s by "
+				 "another writer; this writer's text %s", taskname, filename,
+				 copy->too_big ? "was too large to be a prompt" : "could not be kept");
+		notify_entry(db, keep);
+	}
+	log_info("new/%s: %s", filename, why);
+	write_error_file(db, taskname, why);
+	if (copy == &from_file)
+		writer_copy_free(&from_file);
+	return rc;
 }
 
 static void log_refusal(const char *filename, const char *why, bool quiet)
@@ -964,17 +1080,18 @@ static void log_refusal(const char *filename, const char *why, bool quiet)
 
 int dropbox_accept(struct dropbox *db, const char *filename)
 {
-	return accept_prompt(db, filename, false);
+	return accept_prompt(db, filename, NULL, false);
 }
 
-static int accept_prompt(struct dropbox *db, const char *filename, bool quiet)
+static int accept_prompt(struct dropbox *db, const char *filename,
+			 const struct writer_copy *copy, bool quiet)
 {
 	char taskname[NAME_MAX + 1], why[256];
 
 	if (prompt_classify_name(filename, taskname, sizeof(taskname), why, sizeof(why)) !=
 	    PROMPT_NAME_PROMPT)
 		return -EINVAL;
-	return accept_text(db, filename, taskname, NULL, quiet);
+	return accept_text(db, filename, taskname, copy, NULL, quiet);
 }
 
 /* The first image file of a staging folder, by name: what a user dropped
@@ -1029,8 +1146,10 @@ static char *first_image_in(struct dropbox *db, const char *dir)
  * For a staging folder, stagedir names it: relative image paths are taken
  * from it, its first image is sent when the prompt names none, and the
  * whole folder goes once the task exists. */
+/* copy: the closing writer's own text, judged instead of the file's bytes
+ * (NULL: read the file, as for a rename or at start). */
 static int accept_text(struct dropbox *db, const char *filename, const char *taskname,
-		       const char *stagedir, bool quiet)
+		       const struct writer_copy *copy, const char *stagedir, bool quiet)
 {
 	char why[512] = "", warn[256] = "";
 	struct prompt_spec spec = {0};
@@ -1048,7 +1167,18 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 		rc = -EEXIST;
 		goto refused;
 	}
-	rc = fs_read_all(db->dirfd, filename, PROMPT_FILE_MAX, &text, &len);
+	if (!copy) {
+		rc = fs_read_all(db->dirfd, filename, PROMPT_FILE_MAX, &text, &len);
+	} else if (copy->too_big) {
+		rc = -EFBIG;
+	} else if (!(text = malloc(copy->len + 1))) {
+		rc = -ENOMEM;
+	} else {
+		memcpy(text, copy->buf, copy->len);
+		text[copy->len] = '\0';
+		len = copy->len;
+		rc = 0;
+	}
 	if (rc == -EFBIG) {
 		snprintf(why, sizeof(why), "prompt file is larger than %d KiB; a prompt is at most %d characters",
 			 PROMPT_FILE_MAX / 1024, PROMPT_MAX_CHARS);
@@ -1110,7 +1240,9 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 
 	rc = task_store_create(db->store, t, image, image_len, why, sizeof(why));
 	if (rc < 0) {
-		if (rc != -EEXIST)
+		/* The errno close() returns must agree with NAME.error: a full
+		 * disk or quota is said as such, anything else is EIO. */
+		if (rc != -EEXIST && rc != -ENOSPC && rc != -EDQUOT)
 			rc = -EIO;
 		goto refused;
 	}

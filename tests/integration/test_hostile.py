@@ -500,23 +500,33 @@ class ConcurrencyTest(HostileCase):
         self.check_anchor(sim, m)
 
     def test_two_writers_same_name(self):
-        """Two writers on the same NAME.prompt at once: exactly one task,
-        one create, and its prompt is one writer's text, whole."""
+        """Two writers on the same NAME.prompt at once: exactly one task and
+        one create, made from the text of the writer whose close said yes;
+        the other writer is refused (EEXIST at open, or at close with its
+        text kept in new/NAME.prompt.conflict and NAME.error saying so)."""
         sim, m = self.start_with_anchor()
         rounds = 20
         for r in range(rounds):
             name = "same%d" % r
             barrier = threading.Barrier(2, timeout=bound(30))
-            results = []
+            results = {}
+            texts = {k: "writer %d of round %d %s\n" % (k, r, str(k) * 2000) for k in (1, 2)}
 
             def writer(k):
+                stage = "open"
                 try:
                     barrier.wait()
-                    write_file(m.path("new", name + ".prompt"),
-                               "writer %d of round %d %s\n" % (k, r, str(k) * 2000))
-                    results.append((k, None))
+                    fd = os.open(m.path("new", name + ".prompt"),
+                                 os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+                    stage = "write"
+                    try:
+                        os.write(fd, texts[k].encode())
+                    finally:
+                        stage = "close"
+                        os.close(fd)
+                    results[k] = (None, None)
                 except OSError as e:
-                    results.append((k, e.errno))
+                    results[k] = (stage, e.errno)
             ts = [threading.Thread(target=writer, args=(k,), daemon=True) for k in (1, 2)]
             for t in ts:
                 t.start()
@@ -525,17 +535,49 @@ class ConcurrencyTest(HostileCase):
             tried.append("same-name:" + name)
             with self.subTest(round=r):
                 self.assertTrue(os.path.isdir(m.path(name)), "no task %s: %r" % (name, results))
-                for k, e in results:
-                    self.assertIn(e, (None, errno.EEXIST, errno.EINVAL),
-                                  "writer %d got %s" % (k, e))
-                text = read_text(m.path(name, "prompt")).rstrip("\n")
-                self.assertIn(text, ["writer %d of round %d %s" % (k, r, str(k) * 2000)
-                                     for k in (1, 2)], "the prompt is a mix of both writers")
+                winners = [k for k, v in results.items() if v == (None, None)]
+                self.assertEqual(len(winners), 1, "not exactly one close said yes: %r" % results)
+                won, lost = winners[0], 3 - winners[0]
+                text = read_text(m.path(name, "prompt"))
+                self.assertEqual(text.rstrip("\n"), texts[won].rstrip("\n"),
+                                 "the task is not the text of the writer told yes")
+                stage, err = results[lost]
+                self.assertEqual(err, errno.EEXIST, "the other writer got %r" % (results[lost],))
+                if stage == "close":
+                    kept = m.path("new", name + ".prompt.conflict")
+                    self.assertEqual(read_text(kept), texts[lost],
+                                     "the refused writer's text was dropped")
+                    self.assertIn(name + ".prompt.conflict",
+                                  read_text(m.path("new", name + ".error")))
         wait_until(lambda: sim.stats()["creates"] >= rounds + 1, 60, "the creates")
         time.sleep(bound(1))
         self.assertEqual(sim.stats()["creates"], rounds + 1)
         self.assertEqual(sorted(n for n in os.listdir(m.mnt) if n.startswith("same")),
                          sorted("same%d" % r for r in range(rounds)))
+        self.check_anchor(sim, m)
+
+    def test_later_close_of_a_consumed_prompt_keeps_its_text(self):
+        """Two descriptors on one NAME.prompt, both written, closed in turn:
+        the first close makes the task from its own words, the second fails
+        with EEXIST and its words wait in new/NAME.prompt.conflict."""
+        sim, m = self.start_with_anchor()
+        path = m.path("new", "both.prompt")
+        a = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+        b = os.open(path, os.O_WRONLY)
+        os.write(a, b"the words of the first writer\n")
+        os.write(b, b"the second writer, who wrote over them\n")
+        os.close(a)
+        with self.assertRaises(OSError) as cm:
+            os.close(b)
+        self.assertEqual(cm.exception.errno, errno.EEXIST)
+        self.assertEqual(read_text(m.path("both", "prompt")).rstrip("\n"),
+                         "the words of the first writer")
+        self.assertEqual(read_text(m.path("new", "both.prompt.conflict")),
+                         "the second writer, who wrote over them\n")
+        self.assertIn("both.prompt.conflict", read_text(m.path("new", "both.error")))
+        wait_until(lambda: sim.stats()["creates"] >= 2, 30, "the create")
+        time.sleep(bound(1))
+        self.assertEqual(sim.stats()["creates"], 2)
         self.check_anchor(sim, m)
 
     def test_rmdir_while_reading_video(self):

@@ -319,24 +319,56 @@ class FullDiskTest(harness.VeofsTestCase):
 
     def setUp(self):
         super().setUp()
-        self.state = os.path.join(self.tmp, "small-state")
-        os.makedirs(self.state)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", self.state],
+        self.small_state = os.path.join(self.tmp, "small-state")
+        os.makedirs(self.small_state)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", self.small_state],
                            capture_output=True)
         if r.returncode != 0:
             self.skipTest("cannot mount a tmpfs: %s" % r.stderr.decode(errors="replace"))
         self.addCleanup(self._umount_tmpfs)
 
     def _umount_tmpfs(self):
-        subprocess.run(["umount", "-l", self.state], capture_output=True)
+        subprocess.run(["umount", "-l", self.small_state], capture_output=True)
+
+    def test_out_of_inodes_at_close_says_enospc(self):
+        """Room for the prompt file but not for its task (the state dir's
+        file system has one inode left): close() fails with ENOSPC, as
+        new/NAME.error says, never EIO; once there is room the same text
+        is accepted."""
+        sim = self.start_sim()
+        m = self.new_mount(sim, state_dir=self.small_state)
+        m.start()
+        self.submit(m, "warm", "one task so every directory exists")
+        self.wait_submitted(m, "warm")
+        st = os.statvfs(self.small_state)
+        used = st.f_files - st.f_ffree
+        r = subprocess.run(["mount", "-o", "remount,nr_inodes=%d" % (used + 1), self.small_state],
+                           capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("cannot limit the tmpfs's inodes: %s" % r.stderr.decode())
+        path = m.path("new", "starved.prompt")
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+        os.write(fd, b"a prompt with nowhere to go\n")
+        with self.assertRaises(OSError) as cm:
+            os.close(fd)
+        self.assertEqual(cm.exception.errno, errno.ENOSPC,
+                         "close() said %s" % cm.exception)
+        self.assertFalse(os.path.exists(m.path("starved")))
+        self.assertEqual(read_text(path), "a prompt with nowhere to go\n",
+                         "the refused prompt's text is gone")
+        subprocess.run(["mount", "-o", "remount,nr_inodes=10000", self.small_state],
+                       capture_output=True, check=True)
+        os.rename(path, path + "~")
+        os.rename(path + "~", path)
+        self.wait_submitted(m, "starved")
 
     def test_full_disk(self):
         """A state dir on a full disk: the task says why (space), prompts
-        written then fail at close() (ENOSPC or EIO) leaving no half task,
+        written then fail with ENOSPC (never EIO) leaving no half task,
         nothing already there is corrupted, and all recovers once there is
         room."""
         sim = self.start_sim(video_bytes=5000000)
-        m = self.new_mount(sim, state_dir=self.state)
+        m = self.new_mount(sim, state_dir=self.small_state)
         m.start()
         self.submit(m, "first", "a heavy video for a small disk")
         self.wait_completed(m, "first", timeout=60)
@@ -354,7 +386,7 @@ class FullDiskTest(harness.VeofsTestCase):
         prompt_before = harness.read_bytes(m.path("first", "prompt"))
 
         # Fill whatever is left.
-        filler = os.path.join(self.state, "filler")
+        filler = os.path.join(self.small_state, "filler")
         with open(filler, "wb") as f:
             try:
                 while True:
@@ -373,25 +405,28 @@ class FullDiskTest(harness.VeofsTestCase):
                 try:
                     write_file(m.path("new", name + ".prompt"), "a prompt on a full disk\n")
                 except OSError as e:
-                    self.assertIn(e.errno, (errno.ENOSPC, errno.EIO),
-                                  "close() on a full disk failed with %s" % e)
+                    self.assertEqual(e.errno, errno.ENOSPC,
+                                     "close() on a full disk failed with %s" % e)
+                    err = m.path("new", name + ".error")
+                    if os.path.exists(err):
+                        self.assertIn("space", read_text(err))
                 else:
                     self.fail("a prompt was accepted on a full disk")
                 self.assertFalse(os.path.exists(m.path(name)),
                                  "a half task %s was left" % name)
-                self.assertFalse(os.path.exists(os.path.join(self.state, "tasks", name)))
-        for n in os.listdir(os.path.join(self.state, "tasks")):
+                self.assertFalse(os.path.exists(os.path.join(self.small_state, "tasks", name)))
+        for n in os.listdir(os.path.join(self.small_state, "tasks")):
             self.assertFalse(n.startswith(".new-"), "leftover %s" % n)
 
         # Nothing already there is corrupted.
         self.assertEqual(harness.read_bytes(m.path("first", "prompt")), prompt_before)
-        with open(os.path.join(self.state, "tasks", "first", "record.json"), "rb") as f:
+        with open(os.path.join(self.small_state, "tasks", "first", "record.json"), "rb") as f:
             json.loads(f.read())
         self.assertIn(harness.state_of(self.status(m, "first")), ("completed",))
 
         # Room again: the video arrives and new prompts work.
         os.unlink(filler)
-        r = subprocess.run(["mount", "-o", "remount,size=64m", self.state], capture_output=True)
+        r = subprocess.run(["mount", "-o", "remount,size=64m", self.small_state], capture_output=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.submit(m, "after", "a prompt once there is room")
         video = wait_until(lambda: self.status(m, "first") == "completed" and

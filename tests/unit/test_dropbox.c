@@ -609,6 +609,76 @@ Test(dropbox, a_second_close_of_an_accepted_prompt_does_nothing)
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
 }
 
+/* Two descriptors on one name, each writing its own text: each close is
+ * judged on that writer's words. The first makes the task from its text
+ * (not the other's, though the other wrote over the file meanwhile); the
+ * second gets EEXIST, and its text is kept in new/ with NAME.error saying
+ * where. */
+Test(dropbox, two_writers_each_get_an_answer_about_their_own_text)
+{
+	uint64_t ino, ino2;
+	struct stat st;
+	struct dropbox_file *a, *b;
+	char *kept, *error;
+
+	cr_assert_eq(dropbox_create(env.db, "job.prompt", 0644, O_WRONLY | O_CREAT | O_TRUNC,
+				    &ino, &st, &a), 0);
+	cr_assert_eq(dropbox_create(env.db, "job.prompt", 0644, O_WRONLY | O_CREAT | O_TRUNC,
+				    &ino2, &st, &b), 0);
+	cr_assert_eq(ino, ino2);
+	cr_assert_eq(dropbox_write(a, "the first writer's cow\n", 23, 0), 23);
+	cr_assert_eq(dropbox_write(b, "a second, longer text of a horse\n", 33, 0), 33);
+	cr_assert_eq(dropbox_flush(env.db, a), 0);
+	struct task *t = task_named("job");
+	cr_assert_not_null(t);
+	cr_assert_str_eq(t->prompt, "the first writer's cow");
+	task_unref(t);
+	cr_assert_eq(dropbox_flush(env.db, b), -EEXIST, "the later close said yes");
+	kept = new_read("job.prompt.conflict");
+	cr_assert_not_null(kept, "the second writer's text was dropped");
+	cr_assert_str_eq(kept, "a second, longer text of a horse\n");
+	error = new_read("job.error");
+	cr_assert_not_null(error);
+	cr_assert(strstr(error, "job.prompt.conflict"), "%s", error);
+	cr_assert(strstr(error, "another writer"), "%s", error);
+	free(kept);
+	free(error);
+	dropbox_release(env.db, a);
+	dropbox_release(env.db, b);
+	dropbox_forget(env.db, ino, 2);
+	test_sleep_ms(200);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
+	cr_assert_eq(task_table_count(env.table), 1);
+}
+
+/* One open file description closed twice (a dup'ed descriptor) with more
+ * text written between the closes: the second close does not say yes for
+ * words that were never sent. */
+Test(dropbox, text_written_after_the_first_close_is_kept_not_dropped)
+{
+	uint64_t ino;
+	struct stat st;
+	struct dropbox_file *f;
+	char *kept;
+
+	cr_assert_eq(dropbox_create(env.db, "job.prompt", 0644, O_WRONLY | O_CREAT | O_TRUNC,
+				    &ino, &st, &f), 0);
+	cr_assert_eq(dropbox_write(f, "a cow\n", 6, 0), 6);
+	cr_assert_eq(dropbox_flush(env.db, f), 0);
+	cr_assert_eq(dropbox_write(f, "and a horse\n", 12, 6), 12);
+	cr_assert_eq(dropbox_flush(env.db, f), -EEXIST);
+	kept = new_read("job.prompt.conflict");
+	cr_assert_not_null(kept);
+	cr_assert_str_eq(kept, "a cow\nand a horse\n");
+	free(kept);
+	/* A third close with nothing new written is quiet. */
+	cr_assert_eq(dropbox_flush(env.db, f), 0);
+	dropbox_release(env.db, f);
+	dropbox_forget(env.db, ino, 1);
+	/* Keeping again never overwrites an earlier kept text. */
+	cr_assert_eq(dropbox_open(env.db, ino, O_WRONLY, &f), -ENOENT);
+}
+
 Test(dropbox, truncate_then_write_through_setattr_submits)
 {
 	uint64_t ino;
