@@ -22,6 +22,7 @@
 #include "remote.h"
 #include "process_guard.h"
 #include "service_notify.h"
+#include "shared_fds.h"
 #include "sim.h"
 #include "state_lock.h"
 #include "task_store.h"
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
 	struct state_lock *lock = NULL;
 	struct task_table *table = NULL;
 	struct kernel_notify *notify = NULL;
+	struct shared_fds *fds = NULL;
 	struct engine *engine = NULL;
 	struct dropbox *dropbox = NULL;
 	struct fuse_session *se = NULL;
@@ -212,7 +214,8 @@ int main(int argc, char **argv)
 	}
 	table = task_table_new();
 	notify = kernel_notify_new();
-	if (!table || !notify)
+	fds = shared_fds_new();
+	if (!table || !notify || !fds)
 		goto out;
 	int loaded = task_store_load(store, insert_loaded, table);
 
@@ -247,6 +250,7 @@ int main(int argc, char **argv)
 	tree.store = store;
 	tree.engine = engine;
 	tree.notify = notify;
+	tree.fds = fds;
 	tree.uid = getuid();
 	tree.gid = getgid();
 	tree.started = time(NULL);
@@ -332,6 +336,7 @@ out:
 	fuse_opt_free_args(&args);
 	fuse_loop_cfg_destroy(loop);
 	dropbox_free(dropbox);
+	shared_fds_free(fds);
 	task_table_free(table);
 	remote_destroy(remote);
 	sim_stop(sim);

@@ -1241,8 +1241,10 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	rc = task_store_create(db->store, t, image, image_len, why, sizeof(why));
 	if (rc < 0) {
 		/* The errno close() returns must agree with NAME.error: a full
-		 * disk or quota is said as such, anything else is EIO. */
-		if (rc != -EEXIST && rc != -ENOSPC && rc != -EDQUOT)
+		 * disk or quota, or running out of descriptors or memory, is
+		 * said as such; anything else is EIO. */
+		if (rc != -EEXIST && rc != -ENOSPC && rc != -EDQUOT && rc != -EMFILE &&
+		    rc != -ENFILE && rc != -ENOMEM)
 			rc = -EIO;
 		goto refused;
 	}

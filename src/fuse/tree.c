@@ -15,6 +15,7 @@
 #include "kernel_notify.h"
 #include "log.h"
 #include "prompt.h"
+#include "shared_fds.h"
 #include "task_store.h"
 #include "task_table.h"
 #include "video_reader.h"
@@ -31,7 +32,8 @@
 struct tree_file {
 	struct task *t;
 	enum task_file which;
-	int fd;            /* video or image */
+	int fd;            /* video or image: shared's descriptor */
+	struct shared_fd *shared;
 	char *text;        /* snapshot of a text file at open */
 	size_t text_len;
 };
@@ -302,6 +304,14 @@ int tree_readdir(struct tree *tr, uint64_t ino, off_t off, tree_fill_fn fill, vo
 	return -ENOTDIR;
 }
 
+/* What an open that could not get its descriptor answers: out of
+ * descriptors or memory is said as such (a user must not read "no such
+ * file" for a file that is there); anything else is a file that went. */
+static int open_errno(int rc)
+{
+	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM ? rc : -ENOENT;
+}
+
 int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 	      struct tree_open_info *info)
 {
@@ -322,6 +332,7 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 	t = task_table_get_tid(tr->table, ino_task_tid(ino));
 	if (!t)
 		return -ENOENT;
+	int rc = -ENOENT;
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		task_unref(t);
@@ -376,12 +387,23 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 		}
 		if (f->fd < 0) {
 			log_warn("task %s: cannot open the video: %s", t->name, strerror(-f->fd));
+			rc = open_errno(f->fd);
 			goto enoent;
 		}
 	} else if (which == TF_IMAGE || which == TF_THUMBNAIL) {
 		f->fd = task_store_open_file(tr->store, t, image);
-		if (f->fd < 0)
+		if (f->fd < 0) {
+			rc = open_errno(f->fd);
 			goto enoent;
+		}
+	}
+	if (f->fd >= 0) {
+		f->shared = shared_fds_adopt(tr->fds, f->fd);
+		if (!f->shared) {
+			rc = -ENOMEM;
+			goto enoent;
+		}
+		f->fd = shared_fd_get(f->shared);
 	}
 	*out = f;
 	return 0;
@@ -389,7 +411,7 @@ enoent:
 	free(f->text);
 	free(f);
 	task_unref(t);
-	return -ENOENT;
+	return rc;
 }
 
 ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, off_t off)
@@ -470,8 +492,7 @@ ssize_t tree_write(struct tree *tr, struct tree_file *f, const char *buf, size_t
 
 void tree_release(struct tree *tr, struct tree_file *f)
 {
-	if (f->fd >= 0)
-		close(f->fd);
+	shared_fds_release(tr->fds, f->shared);
 	task_unref(f->t);
 	free(f->text);
 	free(f);

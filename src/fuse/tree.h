@@ -20,6 +20,7 @@ struct tree {
 	struct task_store *store;
 	struct engine *engine;
 	struct kernel_notify *notify;
+	struct shared_fds *fds;     /* videos and images, one descriptor a file */
 	uid_t uid;
 	gid_t gid;
 	long long started;

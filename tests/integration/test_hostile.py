@@ -9,6 +9,8 @@ a task created first still completes byte-identical."""
 
 import errno
 import os
+import resource
+import shutil
 import stat
 import threading
 import time
@@ -628,6 +630,84 @@ class ConcurrencyTest(HostileCase):
 
 def tearDownModule():
     harness.log("hostile: %d inputs tried" % len(tried))
+
+
+class LimitedMount(harness.Mount):
+    """veofs started with a hard limit of 128 open files."""
+
+    def argv(self):
+        return ["prlimit", "--nofile=128:128"] + super().argv()
+
+
+class DescriptorTest(HostileCase):
+    """Any user of an allow_other mount can open files as often as they
+    like: veofs must neither run out of descriptors over it nor answer
+    "no such file" when it does run out."""
+
+    def limited_mount(self, sim):
+        if not shutil.which("prlimit"):
+            self.skipTest("prlimit is not installed")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 4096:
+            self.skipTest("this test needs 4096 descriptors of its own")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        m = LimitedMount(self._logdir, os.path.join(self.tmp, "mnt"),
+                         state_dir=os.path.join(self.tmp, "state"), base_url=sim.api,
+                         options=dict(self.mount_options), env=self.env, name="limited")
+        self.addCleanup(m.teardown)
+        return m.start()
+
+    def test_a_video_opened_thousands_of_times_holds_one_descriptor(self):
+        sim = self.start_sim()
+        m = self.limited_mount(sim)
+        self.submit(m, "film", "a video opened over and over")
+        self.wait_video(m, "film")
+        video = m.path("film", "video.mp4")
+        want = read_bytes(video)
+        fds = []
+        try:
+            for _ in range(3000):
+                fds.append(os.open(video, os.O_RDONLY))
+            for fd in (fds[0], fds[1500], fds[-1]):
+                self.assertEqual(os.pread(fd, len(want) + 10, 0), want)
+            # veofs is still well: a new task comes and goes.
+            self.submit(m, "after", "a prompt while the video is held open")
+            self.wait_submitted(m, "after")
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def test_running_out_says_emfile_never_enoent(self):
+        sim = self.start_sim()
+        m = self.limited_mount(sim)
+        self.submit(m, "film", "a video")
+        self.wait_video(m, "film")
+        held, errors = [], set()
+        try:
+            for k in range(400):
+                try:
+                    held.append(os.open(m.path("new", "scratch%d" % k),
+                                        os.O_CREAT | os.O_RDWR, 0o644))
+                except OSError as e:
+                    errors.add(e.errno)
+            self.assertTrue(errors, "128 descriptors were never exhausted")
+            self.assertLessEqual(errors, {errno.EMFILE, errno.ENFILE},
+                                 "running out of descriptors said %r" %
+                                 [errno.errorcode[e] for e in errors])
+            for path in (m.path("film", "video.mp4"), m.path("new", "scratch0")):
+                try:
+                    os.close(os.open(path, os.O_RDONLY))
+                except OSError as e:
+                    self.assertNotEqual(e.errno, errno.ENOENT,
+                                        "%s: ENOENT for a file that is there" % path)
+        finally:
+            for fd in held:
+                os.close(fd)
+        # Descriptors back: everything works again.
+        self.submit(m, "later", "a prompt once descriptors are free")
+        self.wait_submitted(m, "later")
+        self.assertEqual(read_bytes(m.path("film", "video.mp4")), sim.content(self.task_id(m, "film")))
 
 
 if __name__ == "__main__":
