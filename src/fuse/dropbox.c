@@ -135,6 +135,8 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 		       const char *stagedir, bool quiet);
 static const char *image_ext(const unsigned char *p, size_t n);
 static void mark_consumed(struct dropbox *db, const char *filename);
+static void forget_error_of(struct dropbox *db, const char *filename, bool staged);
+static void notify_entry(struct dropbox *db, const char *name);
 static int keep_conflict(struct dropbox *db, const char *filename,
 			 const struct writer_copy *copy, int fd);
 
@@ -364,10 +366,9 @@ int dropbox_setattr(struct dropbox *db, uint64_t ino, struct dropbox_file *f,
 	if (f) {
 		fd = f->fd;
 	} else if (!unlinked) {
-		fd = openat(db->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-			    ((to_set & FUSE_SET_ATTR_SIZE) ? 0 : O_PATH));
-		if (fd < 0 && (to_set & FUSE_SET_ATTR_SIZE))
-			fd = openat(db->dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* truncate(2) by path needs a descriptor that may write. */
+		fd = openat(db->dirfd, name, O_NOFOLLOW | O_CLOEXEC |
+			    ((to_set & FUSE_SET_ATTR_SIZE) ? O_WRONLY : O_RDONLY | O_PATH));
 	}
 	if (fd < 0) {
 		rc = unlinked ? -ENOENT : -errno;
@@ -676,6 +677,7 @@ int dropbox_unlink_at(struct dropbox *db, uint64_t parent, const char *name)
 	pthread_mutex_lock(&db->mu);
 	node_detach(db, rel);
 	pthread_mutex_unlock(&db->mu);
+	forget_error_of(db, rel, staged);
 	return 0;
 }
 
@@ -720,6 +722,47 @@ int dropbox_rmdir_at(struct dropbox *db, uint64_t parent, const char *name)
 int dropbox_rename(struct dropbox *db, const char *from, const char *to, unsigned flags)
 {
 	return dropbox_rename_at(db, INO_NEW, from, INO_NEW, to, flags);
+}
+
+/* Renaming a file onto NAME.prompt (or NAME.id) is how editors save, and it
+ * submits. The text is judged where it is, before anything moves, so that
+ * a refused rename changes nothing: the source keeps its name and text, the
+ * rename fails (EPERM, or EEXIST for a name taken) and NAME.error says why. Accepted,
+ * the source is consumed and what the target name held goes, as the rename
+ * would have left it. */
+static int rename_into_task(struct dropbox *db, const char *from, const char *to,
+			    const char *taskname, unsigned flags)
+{
+	char why[256], probe[NAME_MAX + 1];
+	struct stat st;
+	int rc;
+
+	if (fstatat(db->dirfd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (flags & RENAME_NOREPLACE)
+			return -EEXIST;
+		if (S_ISDIR(st.st_mode))
+			return -EISDIR;
+	}
+	if (classify(to, probe, sizeof(probe), why, sizeof(why)) == ENTRY_ID)
+		rc = accept_id(db, from, taskname, false);
+	else
+		rc = accept_text(db, from, taskname, NULL, NULL, false);
+	/* rename(2)'s EINVAL reads "cannot move to a subdirectory of itself"
+	 * in mv: a refused text is "Operation not permitted" there, with
+	 * NAME.error saying why. */
+	if (rc == -EINVAL)
+		return -EPERM;
+	if (rc < 0)
+		return rc;
+	if (fstatat(db->dirfd, from, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0; /* not consumed: nothing was done */
+	if (unlinkat(db->dirfd, to, 0) == 0) {
+		pthread_mutex_lock(&db->mu);
+		node_detach(db, to);
+		pthread_mutex_unlock(&db->mu);
+		notify_entry(db, to);
+	}
+	return 0;
 }
 
 int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name,
@@ -786,6 +829,8 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 		log_info("new/%s refused: task %s already exists", to, taskname);
 		return -EEXIST;
 	}
+	if (is_prompt)
+		return rename_into_task(db, from, to, taskname, flags);
 	if (renameat2(db->dirfd, from, db->dirfd, to, flags) < 0)
 		return -errno;
 	pthread_mutex_lock(&db->mu);
@@ -802,7 +847,8 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 		}
 	}
 	pthread_mutex_unlock(&db->mu);
-	/* Renaming into NAME.prompt is how editors save: it submits. */
+	forget_error_of(db, from, from_staged);
+	/* Renaming into a staging folder's prompt submits the folder. */
 	return rc == 1 ? accept_entry(db, to, NULL, false) : 0;
 }
 
@@ -884,6 +930,9 @@ static void write_error_file(struct dropbox *db, const char *taskname, const cha
 		return;
 	if (fs_write_replace(db->dirfd, name, text, (size_t)n, err, sizeof(err)) < 0)
 		log_error("new/%s: %s", name, err);
+	/* As readable as the prompt it explains (they are written 0600). */
+	else if (fchmodat(db->dirfd, name, 0644, 0) < 0)
+		log_warn("new/%s: %s", name, strerror(errno));
 	free(text);
 	/* The file was replaced under any cached size: drop it. */
 	pthread_mutex_lock(&db->mu);
@@ -1068,6 +1117,25 @@ static int keep_conflict(struct dropbox *db, const char *filename,
 	if (copy == &from_file)
 		writer_copy_free(&from_file);
 	return rc;
+}
+
+/* A NAME.error explains NAME.prompt (or new/NAME/prompt): when that file
+ * is deleted or renamed away, its explanation goes too. */
+static void forget_error_of(struct dropbox *db, const char *filename, bool staged)
+{
+	char taskname[NAME_MAX + 1], why[256];
+	const char *slash = strchr(filename, '/');
+
+	if (staged) {
+		if (!slash || strcmp(slash + 1, "prompt") ||
+		    (size_t)(slash - filename) >= sizeof(taskname))
+			return;
+		snprintf(taskname, sizeof(taskname), "%.*s", (int)(slash - filename), filename);
+	} else if (prompt_classify_name(filename, taskname, sizeof(taskname), why,
+					sizeof(why)) != PROMPT_NAME_PROMPT) {
+		return;
+	}
+	remove_error_file(db, taskname);
 }
 
 static void log_refusal(const char *filename, const char *why, bool quiet)

@@ -5,6 +5,7 @@ are refused locally, and names that are refused (contract section 3)."""
 import errno
 import os
 import shutil
+import subprocess
 
 import harness
 from harness import read_bytes, read_text, wait_until, write_file
@@ -197,6 +198,65 @@ class RejectedPromptTest(harness.VeofsTestCase):
         self.assertIn("no-such-image.png", reason)
         self.assertFalse(os.path.exists(m.path("noimg")))
         self.assertEqual(sim.stats()["creates"], 0)
+
+
+class HalfDoneTest(harness.VeofsTestCase):
+    """Renames and truncates either happen whole or not at all, and a
+    refusal's explanation lives exactly as long as what it explains."""
+    sim_duration = 2
+
+    def test_refused_mv_changes_nothing(self):
+        sim, m = self.sim_and_mount()
+        draft = m.path("new", "draft.txt")
+        write_file(draft, "---\ncolour: red\n---\na cow\n")
+        r = subprocess.run(["mv", draft, m.path("new", "cow.prompt")],
+                           capture_output=True, timeout=harness.bound(30))
+        self.assertNotEqual(r.returncode, 0, "mv of a refused prompt said yes")
+        self.assertIn(b"Operation not permitted", r.stderr)
+        self.assertNotIn(b"cannot stat", r.stderr)
+        self.assertEqual(read_text(draft), "---\ncolour: red\n---\na cow\n")
+        self.assertFalse(os.path.exists(m.path("new", "cow.prompt")))
+        self.assertIn("colour", read_text(m.path("new", "cow.error")))
+        # Python's os.replace: the temporary is still there to fix.
+        tmp = m.path("new", ".cow.prompt.tmp")
+        write_file(tmp, "")
+        with self.assertRaises(OSError) as cm:
+            os.replace(tmp, m.path("new", "cow.prompt"))
+        self.assertEqual(cm.exception.errno, errno.EPERM)
+        self.assertTrue(os.path.exists(tmp))
+        # Fixed, the same move submits.
+        write_file(draft, "a cow, fixed\n")
+        subprocess.run(["mv", draft, m.path("new", "cow.prompt")], check=True,
+                       timeout=harness.bound(30))
+        self.wait_submitted(m, "cow")
+        self.assertEqual(read_text(m.path("cow", "prompt")).strip(), "a cow, fixed")
+        self.assertFalse(os.path.exists(m.path("new", "cow.error")))
+
+    def test_truncate_by_path_in_new(self):
+        sim, m = self.sim_and_mount()
+        scratch = m.path("new", "notes.txt")
+        write_file(scratch, "some notes\n")
+        r = subprocess.run(["truncate", "-s", "4", scratch], capture_output=True,
+                           timeout=harness.bound(30))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(read_text(scratch), "some")
+        os.truncate(scratch, 0)
+        self.assertEqual(read_text(scratch), "")
+
+    def test_error_files_follow_their_prompt(self):
+        sim, m = self.sim_and_mount()
+        for name in ("gone", "moved"):
+            with self.assertRaises(OSError):
+                write_file(m.path("new", name + ".prompt"), "")
+            err = m.path("new", name + ".error")
+            self.assertTrue(os.path.exists(err))
+            self.assertEqual(os.stat(err).st_mode & 0o777,
+                             os.stat(m.path("new", name + ".prompt")).st_mode & 0o777,
+                             "the error file is less readable than its prompt")
+        os.unlink(m.path("new", "gone.prompt"))
+        self.assertFalse(os.path.exists(m.path("new", "gone.error")))
+        os.rename(m.path("new", "moved.prompt"), m.path("new", "moved.txt"))
+        self.assertFalse(os.path.exists(m.path("new", "moved.error")))
 
 
 class NameTest(harness.VeofsTestCase):

@@ -383,12 +383,55 @@ Test(dropbox, renaming_a_scratch_file_to_a_prompt_submits)
 	cr_assert_eq(fake_remote_wait_calls(env.fake, FAKE_CREATE, 1, 3000), 1);
 }
 
-Test(dropbox, renaming_a_bad_scratch_file_to_a_prompt_is_refused_and_kept)
+/* A refused rename changes nothing: the source keeps its name and text
+ * (mv and os.replace report the error with nothing lost), NAME.error says
+ * why. */
+Test(dropbox, renaming_a_bad_scratch_file_to_a_prompt_is_refused_and_changes_nothing)
 {
+	char *kept;
+
 	cr_assert_eq(put(".goutputstream-ABC", "---\nfoo: bar\n---\ncow\n"), 0);
-	cr_assert_eq(dropbox_rename(env.db, ".goutputstream-ABC", "job.prompt", 0), -EINVAL);
-	cr_assert(new_exists("job.prompt"));
-	assert_refused("job", "foo");
+	cr_assert_eq(dropbox_rename(env.db, ".goutputstream-ABC", "job.prompt", 0), -EPERM);
+	cr_assert_not(new_exists("job.prompt"), "the refused rename took effect");
+	kept = new_read(".goutputstream-ABC");
+	cr_assert_not_null(kept, "the source is gone");
+	cr_assert_str_eq(kept, "---\nfoo: bar\n---\ncow\n");
+	free(kept);
+	kept = new_read("job.error");
+	cr_assert_not_null(kept);
+	cr_assert(strstr(kept, "foo"), "%s", kept);
+	free(kept);
+	cr_assert_eq(task_table_count(env.table), 0);
+}
+
+/* Saving over a refused prompt by rename: the new text is accepted, and
+ * the old file under the target name goes, as a rename leaves it. */
+Test(dropbox, renaming_a_good_text_over_a_refused_prompt_submits_it)
+{
+	cr_assert_eq(put("job.prompt", "---\nfoo: bar\n---\ncow\n"), -EINVAL);
+	cr_assert(new_exists("job.error"));
+	cr_assert_eq(put("job.prompt.tmp", "a fixed cow\n"), 0);
+	cr_assert_eq(dropbox_rename(env.db, "job.prompt.tmp", "job.prompt", 0), 0);
+	cr_assert_not(new_exists("job.prompt"));
+	cr_assert_not(new_exists("job.prompt.tmp"));
+	cr_assert_not(new_exists("job.error"));
+	struct task *t = task_named("job");
+	cr_assert_not_null(t);
+	cr_assert_str_eq(t->prompt, "a fixed cow");
+	task_unref(t);
+}
+
+/* An explanation goes with what it explains. */
+Test(dropbox, deleting_or_renaming_away_a_refused_prompt_takes_its_error_along)
+{
+	cr_assert_eq(put("a.prompt", ""), -EINVAL);
+	cr_assert(new_exists("a.error"));
+	cr_assert_eq(dropbox_unlink(env.db, "a.prompt"), 0);
+	cr_assert_not(new_exists("a.error"));
+	cr_assert_eq(put("b.prompt", ""), -EINVAL);
+	cr_assert(new_exists("b.error"));
+	cr_assert_eq(dropbox_rename(env.db, "b.prompt", "b.txt", 0), 0);
+	cr_assert_not(new_exists("b.error"));
 }
 
 Test(dropbox, rename_exchange_is_refused)
