@@ -134,6 +134,13 @@ void engine_forget(struct engine *e, struct task *t)
 	scheduler_cancel(e->download, t);
 }
 
+bool engine_idle(struct engine *e)
+{
+	int64_t now = now_ms();
+
+	return scheduler_idle(e->control, now) && scheduler_idle(e->download, now);
+}
+
 bool task_finished(const struct task *t)
 {
 	return t->state == TASK_FAILED || (t->state == TASK_COMPLETED && t->video_done);

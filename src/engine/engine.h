@@ -60,6 +60,9 @@ void engine_kick(struct engine *e, struct task *t);
 void engine_kick_at(struct engine *e, struct task *t, int64_t due_ms);
 /* A task left the tree: stop working on it. */
 void engine_forget(struct engine *e, struct task *t);
+/* Nothing is being worked on and nothing is due by now: what a test waits
+ * for before it says something did not happen. */
+bool engine_idle(struct engine *e);
 
 /* ---- changing a task ----
  *

@@ -21,6 +21,7 @@ struct scheduler {
 	struct task **heap;   /* min-heap on due_ms; each entry holds a ref */
 	size_t n, cap;
 	bool stopping;
+	int running;          /* runs in progress */
 	scheduler_fn fn;
 	void *ctx;
 	int nthreads;
@@ -130,6 +131,16 @@ void scheduler_cancel(struct scheduler *s, struct task *t)
 	task_unref(victim);
 }
 
+bool scheduler_idle(struct scheduler *s, int64_t until_ms)
+{
+	bool idle;
+
+	pthread_mutex_lock(&s->mu);
+	idle = s->running == 0 && (s->n == 0 || SLOT(s, s->heap[0]).due_ms > until_ms);
+	pthread_mutex_unlock(&s->mu);
+	return idle;
+}
+
 static void *worker(void *arg)
 {
 	struct scheduler *s = arg;
@@ -147,12 +158,14 @@ static void *worker(void *arg)
 		struct task *t = heap_remove_at(s, 0);
 		SLOT(s, t).running = true;
 		SLOT(s, t).rerun_ms = -1;
+		s->running++;
 		pthread_mutex_unlock(&s->mu);
 
 		s->fn(s->ctx, t);
 
 		pthread_mutex_lock(&s->mu);
 		SLOT(s, t).running = false;
+		s->running--;
 		if (SLOT(s, t).rerun_ms >= 0 && !s->stopping) {
 			SLOT(s, t).due_ms = SLOT(s, t).rerun_ms;
 			SLOT(s, t).rerun_ms = -1;
