@@ -80,6 +80,14 @@ static void wait_status(struct task *t, const char *prefix)
 	free(s);
 }
 
+static bool told_error(void *ctx)
+{
+	unsigned files = 0;
+
+	told_count(ctx, &files);
+	return files & (1u << TF_ERROR);
+}
+
 static bool told_progress(void *ctx)
 {
 	unsigned files = 0;
@@ -417,6 +425,8 @@ Test(engine, failed_job_shows_the_providers_error)
 	s = status_of(t);
 	cr_assert_str_eq(s, "failed: content policy violation\n");
 	free(s);
+	/* memory first; the file before the tree hears of it */
+	cr_assert(test_wait_until(told_error, t, 3000));
 	char *events = read_state_file("job", "events", NULL);
 	cr_assert(strstr(events, " failed "), "%s", events);
 	free(events);
