@@ -5,17 +5,52 @@
 #include <string.h>
 #include <time.h>
 
+#include "xalloc.h"
+
+struct task_old_name {
+	struct task_old_name *next;
+	char name[];
+};
+
+/* A name string that lives as long as the task. */
+static const char *keep_name(struct task *t, const char *name)
+{
+	size_t len = strlen(name) + 1;
+	struct task_old_name *n = xmalloc(sizeof(*n) + len);
+
+	memcpy(n->name, name, len);
+	n->next = t->old_names;
+	t->old_names = n;
+	return n->name;
+}
+
+void task_api_reset(struct task *t)
+{
+	free(t->id);
+	free(t->task_json);
+	t->api = (struct task_api){ .submit = SUBMIT_NONE };
+}
+
+void task_video_reset(struct task *t)
+{
+	t->video = (struct task_video){
+		.video_size = -1,
+		.video_shown_size = -1,
+		.range_support = -1,
+		.thumb_size = -1,
+	};
+}
+
+void task_tries_reset(struct task *t)
+{
+	t->tries = (struct task_tries){ 0 };
+}
+
 struct task *task_new(const char *name)
 {
-	struct task *t = calloc(1, sizeof(*t));
+	struct task *t = xcalloc(1, sizeof(*t));
 
-	if (!t)
-		return NULL;
-	t->name = strdup(name);
-	if (!t->name) {
-		free(t);
-		return NULL;
-	}
+	atomic_init(&t->name, keep_name(t, name));
 	atomic_init(&t->refs, 1);
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->save_mu, NULL);
@@ -24,15 +59,22 @@ struct task *task_new(const char *name)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&t->video_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	t->video_size = -1;
-	t->video_shown_size = -1;
-	t->range_support = -1;
-	t->thumb_size = -1;
+	task_video_reset(t);
 	for (int i = 0; i < 2; i++) {
 		t->sched[i].heap_index = -1;
 		t->sched[i].rerun_ms = -1;
 	}
 	return t;
+}
+
+void task_rename(struct task *t, const char *name)
+{
+	const char *s;
+
+	pthread_mutex_lock(&t->mu);
+	s = keep_name(t, name);
+	atomic_store_explicit(&t->name, s, memory_order_release);
+	pthread_mutex_unlock(&t->mu);
 }
 
 struct task *task_ref(struct task *t)
@@ -48,7 +90,11 @@ void task_unref(struct task *t)
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->save_mu);
 	pthread_cond_destroy(&t->video_cv);
-	free(t->name);
+	while (t->old_names) {
+		struct task_old_name *n = t->old_names;
+		t->old_names = n->next;
+		free(n);
+	}
 	free(t->prompt);
 	free(t->model);
 	free(t->seconds);
@@ -65,7 +111,7 @@ void task_unref(struct task *t)
 
 void task_set_str(char **field, const char *value)
 {
-	char *copy = value ? strdup(value) : NULL;
+	char *copy = xstrdup_or_null(value);
 
 	free(*field);
 	*field = copy;

@@ -1,6 +1,27 @@
 /* One video-generation task as the tree shows it. All mutable fields are
  * guarded by mu; the task is reference counted because workers, open files
- * and the table hold it independently and rmdir may drop it at any time. */
+ * and the table hold it independently and rmdir may drop it at any time.
+ *
+ * Locking order. These are the locks, outermost first; a thread holding
+ * one may take only those below it, never one above:
+ *
+ *   t->save_mu           one writer of a task's state-dir files at a time
+ *                        (record, events, task.json, rmdir, rename); held
+ *                        across the disk write.
+ *     task table lock    task_table.c's rwlock: the name and tid maps.
+ *                        Taken under save_mu only by a rename.
+ *       t->mu            every mutable field of struct task. Never held
+ *                        across a network request or a disk write, and
+ *                        never two tasks' mu at once.
+ *         scheduler lock one per pool (scheduler.c): the heap and the
+ *                        tasks' sched[] slots. Nothing is taken under it
+ *                        but the log's own lock.
+ *
+ *   test clock lock      clock.c's list of waiters (tests only): taken
+ *                        first, then each waiter's scheduler lock.
+ *
+ * The task store has no lock of its own: writes of one task are ordered
+ * by that task's save_mu. t->name needs no lock (see below). */
 #ifndef VEOFS_TASK_H
 #define VEOFS_TASK_H
 
@@ -20,6 +41,19 @@ enum submit_phase {
 	SUBMIT_DONE,      /* the provider answered with an id */
 };
 
+/* A named part of struct task whose fields are also reachable flat:
+ * t->req.model and t->model are one field (Linux's struct_group()). Code
+ * that resets or copies a part names the part; code that reads a field
+ * may do either. */
+#define TASK_PART(TAG, NAME, ...) \
+	union { \
+		struct { __VA_ARGS__ }; \
+		struct TAG { __VA_ARGS__ } NAME; \
+	}
+
+/* Names a task had before a rename, kept until the task is freed. */
+struct task_old_name;
+
 struct task {
 	uint32_t tid;             /* stable for this mount; part of inode numbers */
 	atomic_int refs;
@@ -27,55 +61,88 @@ struct task {
 	pthread_mutex_t save_mu;  /* orders record writes: snapshot then write */
 	pthread_cond_t video_cv;  /* video_have, video_done or video_failed moved */
 
-	char *name;
-	/* What the user asked for, fixed at acceptance. */
-	char *prompt;
-	char *model;
-	char *seconds;
-	char *size;
-	int watermark;            /* 0/1 */
-	char *image_url;          /* input_reference as a URL */
-	char *image_file;         /* local copy in the task dir ("image.png") */
-	int64_t image_size;
-	uint64_t source_hash;     /* of the prompt file's bytes, to recognise it */
-	long long created;        /* epoch seconds of acceptance */
+	/* Read it freely, with or without mu, for as long as you hold a
+	 * reference: a rename publishes a new string and keeps the old one
+	 * until the task is freed, so a name once read never dangles. Only
+	 * task_new and task_rename set it. */
+	_Atomic(const char *) name;
+	struct task_old_name *old_names;
 	/* Identity of the task's directory in the state dir (inode and birth
 	 * time): a write never lands in another task's directory that took
 	 * the same name. */
 	uint64_t dir_ino;
 
+	/* What the user asked for, fixed at acceptance. */
+	TASK_PART(task_request, req,
+		char *prompt;
+		char *model;
+		char *seconds;
+		char *size;
+		int watermark;            /* 0/1 */
+		char *image_url;          /* input_reference as a URL */
+		char *image_file;         /* local copy in the task dir ("image.png") */
+		int64_t image_size;
+		uint64_t source_hash;     /* of the prompt file's bytes, to recognise it */
+		long long created;        /* epoch seconds of acceptance */
+	);
+
+	/* What the tree shows of the task's progress. */
 	enum task_state state;
-	/* The provider says the video is ready. The task reads "completed"
-	 * only once video.mp4 can be shown (its size known), so that a script
-	 * that waits for "completed" always finds the file. */
-	bool api_completed;
-	enum submit_phase submit;
 	int progress;             /* 0..100 */
-	char *id;                 /* provider id once known */
 	char *reason;             /* failure reason; its first line is the
 				     status, all of it the error file */
 	char *note;               /* transient trouble shown after the status */
-	char *task_json;          /* last object the API returned, verbatim */
-	size_t task_json_len;
 	char *events;             /* the events file, in memory */
 	size_t events_len, events_cap;
 	long long changed;        /* epoch seconds of the last change (mtime) */
 
-	/* The video in the state dir. */
-	int64_t video_size;       /* -1 until the server told us */
-	/* The size video.mp4 was shown with; kept while a download starts
-	 * over, so a reader never sees the file vanish. */
-	int64_t video_shown_size;
-	int64_t video_have;       /* contiguous bytes from 0 on disk */
-	int64_t video_synced;     /* bytes known to be fsynced */
-	bool video_done;          /* video.mp4 complete and renamed into place */
-	bool ranges_ok;           /* the server honoured Range for this video */
-	int range_support;        /* -1 not known yet, 0 no, 1 yes */
-	int download_failures;
-	/* When readers began waiting for bytes that did not come; shared by
-	 * every read of the task so one user read that the kernel splits or
-	 * retries waits api.timeout in all, not once per piece. */
-	int64_t stall_since_ms;
+	/* The task at the provider: reset as a whole by a retry. */
+	TASK_PART(task_api, api,
+		enum submit_phase submit;
+		char *id;                 /* provider id once known */
+		/* The provider says the video is ready. The task reads
+		 * "completed" only once video.mp4 can be shown (its size
+		 * known), so that a script that waits for "completed" always
+		 * finds the file. */
+		bool api_completed;
+		char *task_json;          /* last object the API returned, verbatim */
+		size_t task_json_len;
+		bool cancel_requested;    /* a remote DELETE is owed */
+	);
+
+	/* The video (and thumbnail) in the state dir: reset by a retry. */
+	TASK_PART(task_video, video,
+		int64_t video_size;       /* -1 until the server told us */
+		/* The size video.mp4 was shown with; kept while a download
+		 * starts over, so a reader never sees the file vanish. */
+		int64_t video_shown_size;
+		int64_t video_have;       /* contiguous bytes from 0 on disk */
+		int64_t video_synced;     /* bytes known to be fsynced */
+		bool video_done;          /* video.mp4 complete and renamed into place */
+		bool ranges_ok;           /* the server honoured Range for this video */
+		int range_support;        /* -1 not known yet, 0 no, 1 yes */
+		/* When readers began waiting for bytes that did not come;
+		 * shared by every read of the task so one user read that the
+		 * kernel splits or retries waits api.timeout in all, not once
+		 * per piece. */
+		int64_t stall_since_ms;
+		int64_t thumb_size;       /* thumbnail.webp in the task dir; -1 none */
+		bool thumb_tried;         /* asked the provider once this mount */
+	);
+
+	/* Attempts behind the current backoffs: reset by a retry. */
+	TASK_PART(task_tries, tries,
+		int poll_delay_s;         /* attempts behind the poll backoff */
+		int not_found_count;
+		int download_failures;
+	);
+
+	/* The last change could not be written to record.json: the engine
+	 * writes it again before anything else, then tells the tree what it
+	 * held back and runs the hook it owes (engine_commit). */
+	bool record_unsaved;
+	unsigned owed_files;      /* (1 << enum task_file) not yet told */
+	bool owed_hook;
 
 	/* Scheduling: one slot per scheduler (control, download), each owned
 	 * by scheduler.c under that scheduler's lock. */
@@ -85,12 +152,6 @@ struct task {
 		bool running;
 		int64_t rerun_ms; /* request that came in while running */
 	} sched[2];
-	int poll_delay_s;         /* current backoff */
-	int not_found_count;
-
-	int64_t thumb_size;       /* thumbnail.webp in the task dir; -1 none */
-	bool thumb_tried;         /* asked the provider once this mount */
-	bool cancel_requested;    /* a remote DELETE is owed */
 
 	bool deleted;             /* forgotten by rmdir: workers drop it */
 };
@@ -98,6 +159,16 @@ struct task {
 struct task *task_new(const char *name);
 struct task *task_ref(struct task *t);
 void task_unref(struct task *t);
+
+/* Give the task a new name (the caller holds the table lock, which
+ * orders renames). The old string stays valid until the task is freed. */
+void task_rename(struct task *t, const char *name);
+
+/* Put a part back as a new task has it, freeing its strings; t->mu held
+ * (or the task not yet shared). */
+void task_api_reset(struct task *t);
+void task_video_reset(struct task *t);
+void task_tries_reset(struct task *t);
 
 /* Helpers that expect t->mu held. */
 void task_set_str(char **field, const char *value);

@@ -119,38 +119,33 @@ struct task *task_table_remove(struct task_table *tt, const char *name)
 int task_table_rename(struct task_table *tt, struct task *t, const char *to,
 		      int (*commit)(void *ctx, const char *from, const char *to), void *ctx)
 {
-	char *newname = strdup(to), *old;
+	const char *from;
 	int rc;
 
-	if (!newname)
-		return -ENOMEM;
 	pthread_rwlock_wrlock(&tt->lock);
+	from = t->name;
 	if (strmap_get(tt->by_name, to)) {
 		rc = -EEXIST;
 		goto out;
 	}
-	if (strmap_get(tt->by_name, t->name) != t) {
+	if (strmap_get(tt->by_name, from) != t) {
 		rc = -ENOENT;
 		goto out;
 	}
-	rc = commit ? commit(ctx, t->name, to) : 0;
+	rc = commit ? commit(ctx, from, to) : 0;
 	if (rc < 0)
 		goto out;
 	if (strmap_put(tt->by_name, to, t) < 0) {
 		rc = -ENOMEM; /* the disk has it: the next mount shows it */
 		goto out;
 	}
-	strmap_remove(tt->by_name, t->name);
-	pthread_mutex_lock(&t->mu);
-	old = t->name;
-	t->name = newname;
-	newname = NULL;
-	pthread_mutex_unlock(&t->mu);
-	free(old);
+	strmap_remove(tt->by_name, from);
+	/* The old string stays the task's until it is freed: whoever read
+	 * it a moment ago, with or without a lock, still holds a valid one. */
+	task_rename(t, to);
 	tt->changed = time(NULL);
 out:
 	pthread_rwlock_unlock(&tt->lock);
-	free(newname);
 	return rc;
 }
 

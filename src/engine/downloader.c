@@ -14,6 +14,7 @@
 #include "mp4_check.h"
 #include "scheduler.h"
 #include "task_store.h"
+#include "xalloc.h"
 
 /* How much may arrive between fsyncs; a crash re-fetches at most this. */
 #define CHECKPOINT_BYTES (32LL << 20)
@@ -31,29 +32,41 @@ struct download {
 	int64_t last_sync;
 	bool size_learned;
 	bool restart;          /* the server's size changed: start over */
-	char *line;            /* event to persist */
 	char err[128];
 };
 
 /* video.mp4 can be shown: the task reads "completed" from now on. t->mu
- * held; returns the event line to persist, or NULL. */
-static char *show_completed(struct task *t)
+ * held (in a change); adds the events line to it. */
+static void show_completed(struct task *t, struct task_change *c)
 {
 	if (t->state == TASK_COMPLETED)
-		return NULL;
+		return;
 	t->state = TASK_COMPLETED;
 	t->progress = 100;
 	task_set_str(&t->note, NULL);
-	return engine_event_locked(t, NULL);
+	c->event_text[c->events++] = NULL;
+	c->files |= (1u << TF_STATUS) | (1u << TF_PROGRESS) | (1u << TF_DIR);
+	c->log = "completed";
+}
+
+/* A change that only rewrites the record. */
+static void save_record(struct engine *e, struct task *t)
+{
+	struct task_change c;
+
+	engine_change_begin(&c, t);
+	c.save = true;
+	engine_commit(e, &c);
 }
 
 static int on_start(void *ctx, int64_t total, bool range_honoured)
 {
 	struct download *d = ctx;
 	struct task *t = d->t;
+	struct task_change c;
 	int rc = 0;
 
-	pthread_mutex_lock(&t->mu);
+	engine_change_begin(&c, t);
 	if (t->deleted) {
 		rc = -1;
 	} else if (total >= 0 && t->video_size >= 0 && total != t->video_size) {
@@ -61,26 +74,19 @@ static int on_start(void *ctx, int64_t total, bool range_honoured)
 		d->restart = true;
 		rc = -1;
 	} else if (total >= 0 && t->video_size < 0) {
+		/* video.mp4 shows from now on, with its real size. */
 		t->video_size = total;
 		t->video_shown_size = total;
 		d->size_learned = true;
-		d->line = show_completed(t);
+		show_completed(t, &c);
+		c.save = true;
+		c.files |= (1u << TF_DIR) | (1u << TF_VIDEO);
 	}
 	if (d->offset > 0 && range_honoured) {
 		t->ranges_ok = true;
 		t->range_support = 1;
 	}
-	pthread_mutex_unlock(&t->mu);
-	if (d->size_learned) {
-		/* video.mp4 shows from now on, with its real size. */
-		task_store_save(d->e->store, t);
-		if (d->line)
-			log_info("task %s: completed", t->name);
-		engine_event_persist(d->e, t, d->line);
-		d->line = NULL;
-		engine_task_changed(d->e, t, (1u << TF_DIR) | (1u << TF_VIDEO) |
-				    (1u << TF_STATUS) | (1u << TF_PROGRESS) | (1u << TF_EVENTS));
-	}
+	engine_commit(d->e, &c);
 	return rc;
 }
 
@@ -109,41 +115,39 @@ static int on_data(void *ctx, const void *buf, size_t len)
 	rc = t->deleted || atomic_load(&d->e->stopping) ? -1 : 0;
 	pthread_mutex_unlock(&t->mu);
 	if (checkpoint)
-		task_store_save(d->e->store, t);
+		save_record(d->e, t);
 	return rc;
 }
 
-static void finish(struct engine *e, struct task *t, int fd)
+static struct work_next finish(struct engine *e, struct task *t, int fd)
 {
-	char extra[96], *line;
+	struct task_change c;
+	char extra[96];
 	int rc = task_store_finish_video(e->store, t, fd);
 
 	if (rc < 0) {
 		log_error("task %s: cannot keep the video: %s", t->name, strerror(-rc));
-		pthread_mutex_lock(&t->mu);
+		engine_change_begin(&c, t);
 		task_set_str(&t->note, "cannot save the video in the state dir; retrying");
-		pthread_mutex_unlock(&t->mu);
-		engine_kick_at(e, t, now_ms() + engine_backoff_ms(e, 4, -1));
-		return;
+		c.files = 1u << TF_STATUS;
+		engine_commit(e, &c);
+		return work_after(engine_backoff_ms(e, 4, -1));
 	}
-	pthread_mutex_lock(&t->mu);
-	char *shown = show_completed(t);
+	engine_change_begin(&c, t);
+	show_completed(t, &c);
 	t->video_done = true;
 	t->video_synced = t->video_have;
 	t->download_failures = 0;
 	task_set_str(&t->note, NULL);
 	snprintf(extra, sizeof(extra), "video.mp4 saved (%lld bytes)", (long long)t->video_have);
-	line = engine_event_locked(t, extra);
+	c.event_text[c.events++] = extra;
+	c.save = true;
+	c.files |= (1u << TF_STATUS) | (1u << TF_VIDEO) | (1u << TF_DIR);
+	c.log = extra;
 	pthread_cond_broadcast(&t->video_cv);
-	pthread_mutex_unlock(&t->mu);
-	log_info("task %s: %s", t->name, extra);
-	task_store_save(e->store, t);
-	engine_event_persist(e, t, shown);
-	engine_event_persist(e, t, line);
-	engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_EVENTS) |
-			    (1u << TF_VIDEO) | (1u << TF_DIR));
-	engine_task_finished(e, t);
+	engine_commit(e, &c);
 	downloader_fetch_thumbnail(e, t);
+	return WORK_IDLE;
 }
 
 struct thumb_buf {
@@ -185,20 +189,22 @@ void downloader_fetch_thumbnail(struct engine *e, struct task *t)
 		return;
 	}
 	t->thumb_tried = true;
-	id = strdup(t->id);
+	id = xstrdup(t->id);
 	pthread_mutex_unlock(&t->mu);
-	if (!id)
-		return;
 	/* Providers without thumbnails answer 404: then there is none. */
 	if (e->remote->ops->content(e->remote, id, "thumbnail", 0, -1,
 				    (long)e->o.timeout_s * 1000, &sink, &res) == 0 &&
 	    b.len > 12 && !memcmp(b.data, "RIFF", 4) && !memcmp(b.data + 8, "WEBP", 4) &&
 	    task_store_save_file(e->store, t, "thumbnail.webp", b.data, b.len) == 0) {
-		pthread_mutex_lock(&t->mu);
+		struct task_change c;
+		char log[64];
+		snprintf(log, sizeof(log), "thumbnail.webp saved (%zu bytes)", b.len);
+		engine_change_begin(&c, t);
 		t->thumb_size = (int64_t)b.len;
-		pthread_mutex_unlock(&t->mu);
-		engine_task_changed(e, t, (1u << TF_DIR) | (1u << TF_THUMBNAIL));
-		log_debug("task %s: thumbnail.webp saved (%zu bytes)", t->name, b.len);
+		c.files = (1u << TF_DIR) | (1u << TF_THUMBNAIL);
+		c.log_level = LOG_LVL_DEBUG;
+		c.log = log;
+		engine_commit(e, &c);
 	} else {
 		log_debug("task %s: no thumbnail (%s)", t->name, res.reason[0] ? res.reason : "not WebP");
 	}
@@ -207,11 +213,13 @@ void downloader_fetch_thumbnail(struct engine *e, struct task *t)
 	free(id);
 }
 
-void downloader_run(struct engine *e, struct task *t)
+struct work_next downloader_run(struct engine *e, struct task *t)
 {
 	struct remote_result res = {0};
 	struct remote_sink sink;
 	struct download d = {.e = e, .t = t, .fd = -1};
+	struct work_next next = WORK_IDLE;
+	struct task_change c;
 	char note[REMOTE_REASON_MAX + 96];
 	char *id;
 	int rc;
@@ -220,14 +228,14 @@ void downloader_run(struct engine *e, struct task *t)
 	if (t->deleted || !t->id || t->state == TASK_FAILED ||
 	    (!t->api_completed && t->state != TASK_COMPLETED)) {
 		pthread_mutex_unlock(&t->mu);
-		return;
+		return WORK_IDLE;
 	}
 	if (t->video_done) {
 		pthread_mutex_unlock(&t->mu);
 		downloader_fetch_thumbnail(e, t);
-		return;
+		return WORK_IDLE;
 	}
-	id = strdup(t->id);
+	id = xstrdup(t->id);
 	d.offset = t->video_have;
 	pthread_mutex_unlock(&t->mu);
 
@@ -269,36 +277,37 @@ void downloader_run(struct engine *e, struct task *t)
 			/* Content-Length lied: what we have is not the video, and
 			 * resuming would splice. Start over. */
 			snprintf(note, sizeof(note), "%s", why);
-			pthread_mutex_lock(&t->mu);
+			engine_change_begin(&c, t);
 			t->video_size = -1;
 			t->video_have = 0;
 			t->video_synced = 0;
-			pthread_mutex_unlock(&t->mu);
-			task_store_save(e->store, t);
+			c.save = true;
+			engine_commit(e, &c);
 			res.retryable = true;
 			goto failed;
 		}
 		if (v == MP4_NOT_MP4)
 			log_warn("task %s: the video is not an MP4 file; kept as it came", t->name);
-		finish(e, t, d.fd);
+		next = finish(e, t, d.fd);
 		goto out;
 	}
 	if (d.restart) {
-		log_warn("task %s: the provider's video changed size; downloading it again", t->name);
-		pthread_mutex_lock(&t->mu);
+		engine_change_begin(&c, t);
 		t->video_size = -1;
 		t->video_have = 0;
 		t->video_synced = 0;
-		pthread_mutex_unlock(&t->mu);
-		task_store_save(e->store, t);
-		engine_kick(e, t);
+		c.save = true;
+		c.log_level = LOG_LVL_WARN;
+		c.log = "the provider's video changed size; downloading it again";
+		engine_commit(e, &c);
+		next = work_after(0);
 		goto out;
 	}
 	snprintf(note, sizeof(note), "%s", d.err[0] ? d.err : res.reason);
 	if (d.err[0])
 		res.retryable = true;
 failed:
-	pthread_mutex_lock(&t->mu);
+	engine_change_begin(&c, t);
 	if (t->deleted || atomic_load(&e->stopping)) {
 		pthread_mutex_unlock(&t->mu);
 		goto out;
@@ -307,38 +316,33 @@ failed:
 	bool give_up = !res.retryable && res.http_status > 0 &&
 		       attempt >= PERMANENT_FAILURE_LIMIT;
 	int64_t delay = engine_backoff_ms(e, attempt, res.retry_after_ms);
-	char *line = NULL;
+	char reason[sizeof(note) + 32], full[sizeof(note) + 64], log[sizeof(note) + 64];
+	snprintf(log, sizeof(log), "video download failed: %s%s", note,
+		 give_up ? "; giving up" : "");
 	if (give_up) {
-		char reason[sizeof(note) + 32];
 		snprintf(reason, sizeof(reason), "video download failed: %s", note);
 		t->state = TASK_FAILED;
 		task_set_str(&t->reason, reason);
 		task_set_str(&t->note, NULL);
-		line = engine_event_locked(t, reason);
+		c.save = true;
+		c.events = 1;
+		c.event_text[0] = reason;
+		c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
 	} else {
-		char full[sizeof(note) + 64];
 		snprintf(full, sizeof(full), "video download: %s; retrying in %llds", note,
 			 (long long)((delay + 999) / 1000));
 		task_set_str(&t->note, full);
+		c.files = 1u << TF_STATUS;
+		next = work_after(delay);
 	}
+	c.log_level = LOG_LVL_WARN;
+	c.log = log;
 	pthread_cond_broadcast(&t->video_cv);
-	pthread_mutex_unlock(&t->mu);
-	log_warn("task %s: video download failed: %s%s", t->name, note,
-		 give_up ? "; giving up" : "");
-	if (give_up) {
-		task_store_save(e->store, t);
-		engine_event_persist(e, t, line);
-		engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_ERROR) |
-				    (1u << TF_EVENTS) | (1u << TF_DIR));
-		engine_task_finished(e, t);
-	} else {
-		engine_task_changed(e, t, 1u << TF_STATUS);
-		engine_kick_at(e, t, now_ms() + delay);
-	}
+	engine_commit(e, &c);
 out:
 	if (d.fd >= 0)
 		close(d.fd);
 	remote_result_clear(&res);
-	free(d.line);
 	free(id);
+	return next;
 }

@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,43 +10,62 @@
 #include "scheduler.h"
 #include "task_store.h"
 #include "task_table.h"
+#include "xalloc.h"
+
+/* Schedule what a worker asked for. */
+static void schedule_next(struct engine *e, struct task *t, struct work_next next)
+{
+	if (next.delay_ms >= 0)
+		engine_kick_at(e, t, now_ms() + next.delay_ms);
+}
+
+static struct work_next resave(struct engine *e, struct task *t);
 
 static void control_run(void *ctx, struct task *t)
 {
 	struct engine *e = ctx;
+	struct work_next next = WORK_IDLE;
 	enum task_state st;
 	enum submit_phase sp;
-	bool deleted, cancel;
+	bool deleted, cancel, unsaved;
 
 	pthread_mutex_lock(&t->mu);
 	st = t->state;
 	sp = t->submit;
 	deleted = t->deleted;
 	cancel = t->cancel_requested && t->id;
+	unsaved = t->record_unsaved;
 	pthread_mutex_unlock(&t->mu);
 	if (deleted)
 		return;
-	if (cancel)
-		task_control_cancel_remote(e, t);
+	if (unsaved)
+		next = resave(e, t);
+	else if (cancel)
+		next = task_control_cancel_remote(e, t);
 	else if (st == TASK_PENDING && sp == SUBMIT_NONE)
-		submitter_run(e, t);
+		next = submitter_run(e, t);
 	else if (st == TASK_QUEUED || st == TASK_IN_PROGRESS)
-		poller_run(e, t); /* returns at once once the API is done */
+		next = poller_run(e, t); /* returns at once once the API is done */
+	schedule_next(e, t, next);
 }
 
 static void download_run(void *ctx, struct task *t)
 {
-	downloader_run(ctx, t);
+	struct engine *e = ctx;
+	bool unsaved;
+
+	pthread_mutex_lock(&t->mu);
+	unsaved = t->record_unsaved;
+	pthread_mutex_unlock(&t->mu);
+	schedule_next(e, t, unsaved ? resave(e, t) : downloader_run(e, t));
 }
 
 struct engine *engine_new(const struct engine_options *o, struct remote *remote,
 			  struct task_store *store, struct task_table *table,
 			  const struct engine_observer *observer)
 {
-	struct engine *e = calloc(1, sizeof(*e));
+	struct engine *e = xcalloc(1, sizeof(*e));
 
-	if (!e)
-		return NULL;
 	e->o = *o;
 	if (e->o.control_threads <= 0)
 		e->o.control_threads = 4;
@@ -77,27 +97,26 @@ void engine_free(struct engine *e)
 
 void engine_kick_at(struct engine *e, struct task *t, int64_t due_ms)
 {
-	enum task_state st;
-	bool need_video, deleted, cancel, need_thumb;
+	struct scheduler *pool = NULL;
 
 	pthread_mutex_lock(&t->mu);
-	st = t->state;
-	deleted = t->deleted;
-	need_video = (t->api_completed || st == TASK_COMPLETED) && st != TASK_FAILED &&
-		     !t->video_done && t->id;
-	need_thumb = st == TASK_COMPLETED && t->video_done && t->thumb_size < 0 &&
-		     !t->thumb_tried && t->id;
-	cancel = t->cancel_requested && t->id;
-	pthread_mutex_unlock(&t->mu);
-	if (deleted)
-		return;
-	if (cancel)
-		scheduler_at(e->control, t, due_ms, 0);
+	enum task_state st = t->state;
+	bool need_video = (t->api_completed || st == TASK_COMPLETED) && st != TASK_FAILED &&
+			  !t->video_done && t->id;
+	bool need_thumb = st == TASK_COMPLETED && t->video_done && t->thumb_size < 0 &&
+			  !t->thumb_tried && t->id;
+	if (t->deleted)
+		pool = NULL;
+	else if (t->record_unsaved || (t->cancel_requested && t->id))
+		pool = e->control;
 	else if (need_video || need_thumb)
-		scheduler_at(e->download, t, due_ms, 0);
+		pool = e->download;
 	else if (!t->api_completed &&
 		 (st == TASK_PENDING || st == TASK_QUEUED || st == TASK_IN_PROGRESS))
-		scheduler_at(e->control, t, due_ms, 0);
+		pool = e->control;
+	pthread_mutex_unlock(&t->mu);
+	if (pool)
+		scheduler_at(pool, t, due_ms, 0);
 }
 
 void engine_kick(struct engine *e, struct task *t)
@@ -115,51 +134,135 @@ void engine_forget(struct engine *e, struct task *t)
 	scheduler_cancel(e->download, t);
 }
 
-void engine_task_changed(struct engine *e, struct task *t, unsigned files)
+bool engine_idle(struct engine *e)
+{
+	int64_t now = now_ms();
+
+	return scheduler_idle(e->control, now) && scheduler_idle(e->download, now);
+}
+
+bool task_finished(const struct task *t)
+{
+	return t->state == TASK_FAILED || (t->state == TASK_COMPLETED && t->video_done);
+}
+
+static void tell_tree(struct engine *e, struct task *t, unsigned files)
 {
 	if (e->observer.task_changed && files)
 		e->observer.task_changed(e->observer.ctx, t, files);
 }
 
-char *engine_event_locked(struct task *t, const char *extra)
-{
-	return strdup(task_event_append(t, extra));
-}
-
-void engine_event_persist(struct engine *e, struct task *t, char *line)
-{
-	if (line)
-		task_store_append_event(e->store, t, line);
-	free(line);
-}
-
-void engine_task_finished(struct engine *e, struct task *t)
+/* The task reached completed (video saved) or failed: run its hook. */
+static void run_finish_hook(struct engine *e, struct task *t)
 {
 	struct hook_call c = {0};
-	char *name, *prompt, *id, *path = NULL;
+	char *prompt, *id;
+	const char *name = t->name;
 	bool done;
 
 	pthread_mutex_lock(&t->mu);
 	done = t->state == TASK_COMPLETED;
-	name = strdup(t->name);
-	prompt = strdup(t->prompt ? t->prompt : "");
-	id = t->id ? strdup(t->id) : NULL;
+	prompt = xstrdup(t->prompt ? t->prompt : "");
+	id = xstrdup_or_null(t->id);
 	pthread_mutex_unlock(&t->mu);
 	c.program = done ? e->o.on_complete : e->o.on_failed;
-	if (c.program && *c.program && name && prompt &&
-	    asprintf(&path, "%s/%s%s", e->o.mountpoint ? e->o.mountpoint : "", name,
-		     done ? "/video.mp4" : "") >= 0) {
+	if (c.program && *c.program) {
+		char *path = xasprintf("%s/%s%s", e->o.mountpoint ? e->o.mountpoint : "",
+				       name, done ? "/video.mp4" : "");
 		c.task = name;
 		c.state = done ? "completed" : "failed";
 		c.path = path;
 		c.prompt = prompt;
 		c.id = id;
 		hooks_run(&c);
+		free(path);
 	}
-	free(name);
 	free(prompt);
 	free(id);
-	free(path);
+}
+
+#define UNSAVED_NOTE "cannot save the task record; retrying"
+
+void engine_change_begin(struct task_change *c, struct task *t)
+{
+	*c = (struct task_change){ .t = t, .log_level = LOG_LVL_INFO };
+	pthread_mutex_lock(&t->mu);
+	c->was_finished = task_finished(t);
+}
+
+int engine_commit(struct engine *e, struct task_change *c)
+{
+	struct task *t = c->t;
+	char *lines[2] = { NULL, NULL };
+	unsigned files = c->files;
+	bool hook;
+	int rc = 0;
+
+	for (int i = 0; i < c->events && i < 2; i++)
+		lines[i] = xstrdup(task_event_append(t, c->event_text[i]));
+	if (c->events)
+		files |= 1u << TF_EVENTS;
+	hook = !c->was_finished && task_finished(t);
+	pthread_mutex_unlock(&t->mu);
+
+	if (c->drop_video)
+		task_store_reset_video(e->store, t);
+	if (c->save) {
+		rc = task_store_save(e->store, t);
+		/* Gone from disk: the task was removed meanwhile (rmdir). */
+		if (rc == -ENOENT || rc == -ESTALE)
+			rc = 0;
+	}
+	if (rc == 0 && c->answer)
+		task_store_save_answer(e->store, t);
+	for (int i = 0; i < 2; i++) {
+		if (lines[i])
+			task_store_append_event(e->store, t, lines[i]);
+		free(lines[i]);
+	}
+	if (c->log)
+		log_msg(c->log_level, "task %s: %s", t->name, c->log);
+	if (rc < 0) {
+		/* Shown as it was, with a note, until the record is on disk. */
+		pthread_mutex_lock(&t->mu);
+		t->record_unsaved = true;
+		t->owed_files |= files;
+		t->owed_hook = t->owed_hook || hook;
+		task_set_str(&t->note, UNSAVED_NOTE);
+		pthread_mutex_unlock(&t->mu);
+		tell_tree(e, t, 1u << TF_STATUS);
+		return rc;
+	}
+	tell_tree(e, t, files);
+	if (hook)
+		run_finish_hook(e, t);
+	return 0;
+}
+
+/* Write a record that could not be written, then tell the tree and run the
+ * hook it held back. */
+static struct work_next resave(struct engine *e, struct task *t)
+{
+	unsigned files;
+	bool hook;
+	int rc = task_store_save(e->store, t);
+
+	if (rc < 0 && rc != -ENOENT && rc != -ESTALE)
+		return work_after(engine_backoff_ms(e, 3, -1));
+	pthread_mutex_lock(&t->mu);
+	files = t->owed_files | (1u << TF_STATUS);
+	hook = t->owed_hook;
+	t->record_unsaved = false;
+	t->owed_files = 0;
+	t->owed_hook = false;
+	if (t->note && !strcmp(t->note, UNSAVED_NOTE))
+		task_set_str(&t->note, NULL);
+	pthread_mutex_unlock(&t->mu);
+	log_info("task %s: record saved", t->name);
+	tell_tree(e, t, files);
+	if (hook)
+		run_finish_hook(e, t);
+	return work_after(0);
 }
 
 int64_t engine_backoff_ms(const struct engine *e, int attempt, long retry_after_ms)

@@ -64,36 +64,85 @@ void engine_kick(struct engine *e, struct task *t);
 void engine_kick_at(struct engine *e, struct task *t, int64_t due_ms);
 /* A task left the tree: stop working on it. */
 void engine_forget(struct engine *e, struct task *t);
+/* Nothing is being worked on and nothing is due by now: what a test waits
+ * for before it says something did not happen. */
+bool engine_idle(struct engine *e);
 
-/* Shared by the workers (t->mu not held): tell the kernel which of the
- * task's files changed, as a bit mask of (1 << enum task_file). */
-void engine_task_changed(struct engine *e, struct task *t, unsigned files);
-/* Append an event line (t->mu held by the caller) and remember to persist
- * it: returns a copy to pass to engine_event_persist after unlocking. */
-char *engine_event_locked(struct task *t, const char *extra);
-void engine_event_persist(struct engine *e, struct task *t, char *line);
-/* The task reached completed (video saved) or failed: run its hook. */
-void engine_task_finished(struct engine *e, struct task *t);
+/* ---- changing a task ----
+ *
+ * Every change of a task goes through one transaction, so that each is
+ * applied in the same order:
+ *
+ *	struct task_change c;
+ *	engine_change_begin(&c, t);      locks t->mu
+ *	t->state = ...;                  change the fields
+ *	c.files = ...; c.save = true;    describe what moved
+ *	engine_commit(e, &c);            unlocks t->mu
+ *
+ * engine_commit appends the events lines (in memory), unlocks, writes
+ * record.json when the record moved, then task.json and the events lines,
+ * writes the log line, tells the observer which files moved, and runs the
+ * finish hook when the task just finished (failed, or completed with its
+ * video saved). The record is on disk before the tree hears of a change.
+ *
+ * When record.json cannot be written the change stays in memory (it may
+ * hold a provider id that was paid for), the status says "cannot save the
+ * task record; retrying", and the tree is not told of the rest of it nor
+ * the hook run until a later write succeeds: the engine tries again on
+ * its own before doing anything else with the task. */
+struct task_change {
+	struct task *t;
+	bool was_finished;        /* set by engine_change_begin */
+	unsigned files;           /* files that moved: (1 << enum task_file) */
+	bool save;                /* record.json moved */
+	bool answer;              /* task.json moved */
+	bool drop_video;          /* delete the video files first (retry) */
+	int events;               /* events lines to append: 0, 1 or 2 */
+	const char *event_text[2];/* each line's text after the state, or NULL */
+	int log_level;            /* enum log_level of log */
+	const char *log;          /* after "task NAME: "; NULL for none */
+};
+void engine_change_begin(struct task_change *c, struct task *t);
+/* 0, or the record's write error (the change is kept; see above). */
+int engine_commit(struct engine *e, struct task_change *c);
+/* Whether the task is done for good: failed, or completed with video.mp4
+ * saved. t->mu held. */
+bool task_finished(const struct task *t);
+
 /* Backoff delay in ms: interval doubled per attempt up to the ceiling, at least
  * the server's retry-after. */
 int64_t engine_backoff_ms(const struct engine *e, int attempt, long retry_after_ms);
 
-/* Workers, one file each. */
-void submitter_run(struct engine *e, struct task *t);
-void poller_run(struct engine *e, struct task *t);
+/* ---- workers ----
+ *
+ * Each returns when it wants the task looked at again: after delay_ms
+ * (0: at once), or never (WORK_IDLE) until something kicks it. The engine
+ * schedules the next run on the pool the task's state then needs; a
+ * worker never schedules anything itself. */
+struct work_next {
+	int64_t delay_ms;         /* < 0: idle */
+};
+#define WORK_IDLE ((struct work_next){ .delay_ms = -1 })
+static inline struct work_next work_after(int64_t delay_ms)
+{
+	return (struct work_next){ .delay_ms = delay_ms < 0 ? 0 : delay_ms };
+}
+
+struct work_next submitter_run(struct engine *e, struct task *t);
+struct work_next poller_run(struct engine *e, struct task *t);
 /* Apply an answer (create or poll) to the task; true when its state or
  * progress moved. */
 bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 			 size_t len, char *err, size_t errlen);
-void downloader_run(struct engine *e, struct task *t);
+struct work_next downloader_run(struct engine *e, struct task *t);
 /* Fetch thumbnail.webp once the video is in (best effort). */
 void downloader_fetch_thumbnail(struct engine *e, struct task *t);
+/* Worker side of cancel: the DELETE the provider is owed. */
+struct work_next task_control_cancel_remote(struct engine *e, struct task *t);
 
 /* A command written to the task's ctl file: refresh, retry or cancel.
  * 0, or -EINVAL/-EBUSY with a reason in err. Never waits on the network. */
 int task_control(struct engine *e, struct task *t, const char *text, size_t len,
 		 char *err, size_t errlen);
-/* Worker side of cancel: the DELETE the provider is owed. */
-void task_control_cancel_remote(struct engine *e, struct task *t);
 
 #endif

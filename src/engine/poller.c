@@ -9,6 +9,7 @@
 #include "scheduler.h"
 #include "task_store.h"
 #include "video_object.h"
+#include "xalloc.h"
 
 /* Consecutive "not found" answers before we believe the provider lost the
  * task: gateways sometimes answer 404 for a moment right after a create. */
@@ -47,16 +48,16 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 			 size_t len, char *err, size_t errlen)
 {
 	struct video_object v;
-	unsigned files = 0;
+	struct task_change c;
+	char log[REMOTE_REASON_MAX + 320];
 	bool moved = false, first_id = false;
-	char *line = NULL;
 	enum task_state old;
 
 	err[0] = '\0';
 	if (video_object_parse(body ? body : "", body ? len : 0, &v, err, errlen) < 0)
 		return false;
 
-	pthread_mutex_lock(&t->mu);
+	engine_change_begin(&c, t);
 	if (!t->id) {
 		if (!v.id) {
 			pthread_mutex_unlock(&t->mu);
@@ -64,10 +65,10 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 			video_object_free(&v);
 			return false;
 		}
-		t->id = strdup(v.id);
+		t->id = xstrdup(v.id);
 		t->submit = SUBMIT_DONE;
 		first_id = true;
-		files |= 1u << TF_ID;
+		c.files |= 1u << TF_ID;
 		if (t->state == TASK_PENDING) {
 			t->state = TASK_QUEUED;
 			moved = true;
@@ -92,7 +93,7 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 	if (t->state == TASK_FAILED && old != TASK_FAILED) {
 		/* The parser already turned "cancelled"/"expired" into reasons. */
 		task_set_str(&t->reason, v.error ? v.error : "the provider gave no reason");
-		files |= 1u << TF_ERROR;
+		c.files |= 1u << TF_ERROR;
 	}
 	if (t->state == TASK_COMPLETED || t->api_completed) {
 		if (t->progress != 100)
@@ -104,125 +105,107 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		moved = true;
 	}
 	if (!t->task_json || t->task_json_len != len || memcmp(t->task_json, body, len)) {
-		char *copy = malloc(len + 1);
-		if (copy) {
-			memcpy(copy, body, len);
-			copy[len] = '\0';
-			free(t->task_json);
-			t->task_json = copy;
-			t->task_json_len = len;
-			files |= 1u << TF_TASK_JSON;
-		}
+		char *copy = xmalloc(len + 1);
+		memcpy(copy, body, len);
+		copy[len] = '\0';
+		free(t->task_json);
+		t->task_json = copy;
+		t->task_json_len = len;
+		c.files |= 1u << TF_TASK_JSON;
+		c.answer = true;
 	}
 	if (!t->api_completed)
 		task_set_str(&t->note, NULL);
 	t->not_found_count = 0;
 	if (moved) {
-		line = engine_event_locked(t, t->state == TASK_FAILED ? t->reason : NULL);
-		files |= (1u << TF_STATUS) | (1u << TF_PROGRESS) | (1u << TF_EVENTS) |
-			 (1u << TF_DIR);
+		c.events = 1;
+		c.event_text[0] = t->state == TASK_FAILED ? t->reason : NULL;
+		c.files |= (1u << TF_STATUS) | (1u << TF_PROGRESS) | (1u << TF_DIR);
 	} else {
-		files |= 1u << TF_STATUS; /* the note went away */
+		c.files |= 1u << TF_STATUS; /* the note went away */
 	}
-	enum task_state now = t->state;
-	char *id = first_id ? strdup(t->id) : NULL;
-	char *reason = now == TASK_FAILED && old != TASK_FAILED && t->reason ?
-		       strdup(t->reason) : NULL;
-	pthread_mutex_unlock(&t->mu);
-
-	if (id)
-		log_info("task %s: accepted by the provider as %s", t->name, id);
-	if (moved && now != old) {
-		if (now == TASK_FAILED)
-			log_warn("task %s: failed: %s", t->name, reason ? reason : "");
-		else
-			log_info("task %s: %s", t->name, task_state_name(now));
+	c.save = moved || first_id;
+	/* One line: the id the provider gave, and where the task now is. */
+	bool state_moved = moved && t->state != old;
+	if (state_moved && t->state == TASK_FAILED) {
+		snprintf(log, sizeof(log), "failed: %s", t->reason ? t->reason : "");
+		c.log_level = LOG_LVL_WARN;
+		c.log = log;
+	} else if (first_id || state_moved) {
+		int n = 0;
+		if (first_id)
+			n = snprintf(log, sizeof(log), "accepted by the provider as %s%s", t->id,
+				     state_moved ? "; " : "");
+		if (state_moved && n >= 0 && (size_t)n < sizeof(log))
+			snprintf(log + n, sizeof(log) - (size_t)n, "%s", task_state_name(t->state));
+		c.log = log;
 	}
-	if (moved || first_id)
-		task_store_save(e->store, t);
-	if (files & (1u << TF_TASK_JSON))
-		task_store_save_answer(e->store, t);
-	engine_event_persist(e, t, line);
-	engine_task_changed(e, t, files);
-	if (moved && now == TASK_FAILED && old != TASK_FAILED)
-		engine_task_finished(e, t);
-	free(id);
-	free(reason);
+	engine_commit(e, &c);
 	video_object_free(&v);
 	return moved;
 }
 
-void poller_run(struct engine *e, struct task *t)
+struct work_next poller_run(struct engine *e, struct task *t)
 {
 	struct remote_result res = {0};
+	struct task_change c;
 	char err[256], note[REMOTE_REASON_MAX + 64];
 	char *id;
 	int64_t delay;
-	int attempt;
 
 	pthread_mutex_lock(&t->mu);
 	if (t->deleted || !t->id || t->api_completed ||
 	    (t->state != TASK_QUEUED && t->state != TASK_IN_PROGRESS)) {
 		pthread_mutex_unlock(&t->mu);
-		return;
+		return WORK_IDLE;
 	}
-	id = strdup(t->id);
+	id = xstrdup(t->id);
 	pthread_mutex_unlock(&t->mu);
-	if (!id)
-		return;
 
 	if (e->remote->ops->get(e->remote, id, &res) == 0) {
 		bool moved = poller_apply_answer(e, t, res.body, res.body_len, err, sizeof(err));
-		pthread_mutex_lock(&t->mu);
+		engine_change_begin(&c, t);
 		if (err[0]) {
-			attempt = ++t->poll_delay_s;
-			delay = engine_backoff_ms(e, attempt, res.retry_after_ms);
+			delay = engine_backoff_ms(e, ++t->poll_delay_s, res.retry_after_ms);
 			snprintf(note, sizeof(note), "bad answer from the provider: %s; retrying in %llds",
 				 err, (long long)((delay + 999) / 1000));
 			task_set_str(&t->note, note);
+			c.files = 1u << TF_STATUS;
+			c.log_level = LOG_LVL_WARN;
+			c.log = note;
 		} else if (moved) {
 			t->poll_delay_s = 1;
 			delay = (int64_t)e->o.poll_interval_s * 1000;
 		} else {
 			/* Nothing moved: ask less often, up to the ceiling. */
-			attempt = ++t->poll_delay_s;
-			delay = engine_backoff_ms(e, attempt, -1);
+			delay = engine_backoff_ms(e, ++t->poll_delay_s, -1);
 		}
 		/* openai-poll-after-ms is the provider's own advice. */
 		if (!err[0] && res.retry_after_ms > 0)
 			delay = res.retry_after_ms < 250 ? 250 : res.retry_after_ms;
-		pthread_mutex_unlock(&t->mu);
-		if (err[0]) {
-			log_warn("task %s: %s", t->name, note);
-			engine_task_changed(e, t, 1u << TF_STATUS);
-		}
+		engine_commit(e, &c);
 	} else {
-		bool lost = false;
-		pthread_mutex_lock(&t->mu);
-		if (res.http_status == 404 && ++t->not_found_count >= NOT_FOUND_LIMIT)
-			lost = true;
-		attempt = ++t->poll_delay_s;
-		delay = engine_backoff_ms(e, attempt, res.retry_after_ms);
+		engine_change_begin(&c, t);
+		bool lost = res.http_status == 404 && ++t->not_found_count >= NOT_FOUND_LIMIT;
+		delay = engine_backoff_ms(e, ++t->poll_delay_s, res.retry_after_ms);
 		snprintf(note, sizeof(note), "poll failed: %s; retrying in %llds", res.reason,
 			 (long long)((delay + 999) / 1000));
-		task_set_str(&t->note, lost ? NULL : note);
 		if (lost) {
 			t->state = TASK_FAILED;
+			task_set_str(&t->note, NULL);
 			task_set_str(&t->reason, "the provider no longer knows this task (HTTP 404)");
-		}
-		char *line = lost ? engine_event_locked(t, t->reason) : NULL;
-		pthread_mutex_unlock(&t->mu);
-		if (lost) {
-			log_warn("task %s: failed: the provider no longer knows it", t->name);
-			task_store_save(e->store, t);
-			engine_event_persist(e, t, line);
-			engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_ERROR) |
-					    (1u << TF_EVENTS) | (1u << TF_DIR));
-			engine_task_finished(e, t);
+			c.save = true;
+			c.events = 1;
+			c.event_text[0] = t->reason;
+			c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
+			c.log_level = LOG_LVL_WARN;
+			c.log = "failed: the provider no longer knows it";
 		} else {
-			log_info("task %s: %s", t->name, note);
-			engine_task_changed(e, t, 1u << TF_STATUS);
+			task_set_str(&t->note, note);
+			c.files = 1u << TF_STATUS;
+			c.log = note;
 		}
+		engine_commit(e, &c);
 	}
 	remote_result_clear(&res);
 	free(id);
@@ -230,5 +213,5 @@ void poller_run(struct engine *e, struct task *t)
 	bool completed = t->api_completed;
 	pthread_mutex_unlock(&t->mu);
 	/* A finished video is fetched at once: providers delete them soon. */
-	engine_kick_at(e, t, completed ? now_ms() : now_ms() + delay);
+	return work_after(completed ? 0 : delay);
 }

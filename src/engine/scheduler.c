@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "xalloc.h"
 
 #define SLOT(s, t) ((t)->sched[(s)->slot])
 
@@ -20,6 +21,7 @@ struct scheduler {
 	struct task **heap;   /* min-heap on due_ms; each entry holds a ref */
 	size_t n, cap;
 	bool stopping;
+	int running;          /* runs in progress */
 	scheduler_fn fn;
 	void *ctx;
 	int nthreads;
@@ -77,21 +79,17 @@ static struct task *heap_remove_at(struct scheduler *s, size_t i)
 	return t;
 }
 
-static int heap_push(struct scheduler *s, struct task *t)
+static void heap_push(struct scheduler *s, struct task *t)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct task **p = realloc(s->heap, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		s->heap = p;
+		s->heap = xrealloc(s->heap, cap * sizeof(*s->heap));
 		s->cap = cap;
 	}
 	s->heap[s->n] = task_ref(t);
 	SLOT(s, t).heap_index = (int)s->n;
 	s->n++;
 	heap_up(s, s->n - 1);
-	return 0;
 }
 
 void scheduler_at(struct scheduler *s, struct task *t, int64_t due_ms, int replace)
@@ -113,8 +111,7 @@ void scheduler_at(struct scheduler *s, struct task *t, int64_t due_ms, int repla
 		}
 	} else {
 		SLOT(s, t).due_ms = due_ms;
-		if (heap_push(s, t) < 0)
-			log_error("%s: out of memory scheduling task %s", s->name, t->name);
+		heap_push(s, t);
 	}
 	pthread_cond_signal(&s->cv);
 out:
@@ -134,6 +131,16 @@ void scheduler_cancel(struct scheduler *s, struct task *t)
 	task_unref(victim);
 }
 
+bool scheduler_idle(struct scheduler *s, int64_t until_ms)
+{
+	bool idle;
+
+	pthread_mutex_lock(&s->mu);
+	idle = s->running == 0 && (s->n == 0 || SLOT(s, s->heap[0]).due_ms > until_ms);
+	pthread_mutex_unlock(&s->mu);
+	return idle;
+}
+
 static void *worker(void *arg)
 {
 	struct scheduler *s = arg;
@@ -144,30 +151,21 @@ static void *worker(void *arg)
 			pthread_cond_wait(&s->cv, &s->mu);
 			continue;
 		}
-		int64_t now = now_ms();
-		if (SLOT(s, s->heap[0]).due_ms > now) {
-			int64_t due = SLOT(s, s->heap[0]).due_ms;
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			int64_t wait = due - now;
-			ts.tv_sec += wait / 1000;
-			ts.tv_nsec += (wait % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		if (SLOT(s, s->heap[0]).due_ms > now_ms()) {
+			clock_cond_wait_until(&s->cv, &s->mu, SLOT(s, s->heap[0]).due_ms);
 			continue;
 		}
 		struct task *t = heap_remove_at(s, 0);
 		SLOT(s, t).running = true;
 		SLOT(s, t).rerun_ms = -1;
+		s->running++;
 		pthread_mutex_unlock(&s->mu);
 
 		s->fn(s->ctx, t);
 
 		pthread_mutex_lock(&s->mu);
 		SLOT(s, t).running = false;
+		s->running--;
 		if (SLOT(s, t).rerun_ms >= 0 && !s->stopping) {
 			SLOT(s, t).due_ms = SLOT(s, t).rerun_ms;
 			SLOT(s, t).rerun_ms = -1;
@@ -185,10 +183,8 @@ static void *worker(void *arg)
 struct scheduler *scheduler_new(const char *name, int slot, int nthreads,
 				scheduler_fn fn, void *ctx)
 {
-	struct scheduler *s = calloc(1, sizeof(*s));
+	struct scheduler *s = xcalloc(1, sizeof(*s));
 
-	if (!s)
-		return NULL;
 	s->slot = slot;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	pthread_mutex_init(&s->mu, NULL);
@@ -197,19 +193,17 @@ struct scheduler *scheduler_new(const char *name, int slot, int nthreads,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	clock_watch(&s->cv, &s->mu);
 	s->fn = fn;
 	s->ctx = ctx;
-	s->threads = calloc((size_t)nthreads, sizeof(*s->threads));
-	if (!s->threads) {
-		free(s);
-		return NULL;
-	}
+	s->threads = xcalloc((size_t)nthreads, sizeof(*s->threads));
 	for (int i = 0; i < nthreads; i++) {
 		if (pthread_create(&s->threads[i], NULL, worker, s) != 0)
 			break;
 		s->nthreads++;
 	}
 	if (s->nthreads == 0) {
+		clock_unwatch(&s->cv);
 		free(s->threads);
 		free(s);
 		return NULL;
@@ -227,6 +221,7 @@ void scheduler_free(struct scheduler *s)
 	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
+	clock_unwatch(&s->cv);
 	for (size_t i = 0; i < s->n; i++) {
 		SLOT(s, s->heap[i]).heap_index = -1;
 		task_unref(s->heap[i]);

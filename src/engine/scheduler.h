@@ -4,6 +4,7 @@
 #ifndef VEOFS_SCHEDULER_H
 #define VEOFS_SCHEDULER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "clock.h"
@@ -21,6 +22,8 @@ struct scheduler *scheduler_new(const char *name, int slot, int nthreads,
  * only when replace is set. Takes its own reference on t. */
 void scheduler_at(struct scheduler *s, struct task *t, int64_t due_ms, int replace);
 void scheduler_cancel(struct scheduler *s, struct task *t);
+/* Nothing is running and nothing is due by until_ms. */
+bool scheduler_idle(struct scheduler *s, int64_t until_ms);
 /* Stops the threads after their current run; pending runs are dropped. */
 void scheduler_free(struct scheduler *s);
 

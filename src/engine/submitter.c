@@ -10,6 +10,7 @@
 #include "scheduler.h"
 #include "state_lock.h"
 #include "task_store.h"
+#include "xalloc.h"
 
 /* An HTTP error answer means the provider looked at the request and
  * refused it, so nothing was created; except 504, where a gateway gave up
@@ -19,74 +20,77 @@ static bool answer_means_not_created(const struct remote_result *res)
 	return res->http_status >= 400 && res->http_status != 504;
 }
 
-static void fail_task(struct engine *e, struct task *t, const char *reason)
+static struct work_next fail_task(struct engine *e, struct task *t, const char *reason)
 {
-	char *line;
+	struct task_change c;
+	char log[REMOTE_REASON_MAX + 300];
 
-	pthread_mutex_lock(&t->mu);
+	snprintf(log, sizeof(log), "failed: %s", reason);
+	engine_change_begin(&c, t);
 	t->state = TASK_FAILED;
 	task_set_str(&t->reason, reason);
 	task_set_str(&t->note, NULL);
-	line = engine_event_locked(t, reason);
-	pthread_mutex_unlock(&t->mu);
-	log_warn("task %s: failed: %s", t->name, reason);
-	task_store_save(e->store, t);
-	engine_event_persist(e, t, line);
-	engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_EVENTS) |
-			    (1u << TF_ERROR) | (1u << TF_DIR));
-	engine_task_finished(e, t);
+	c.save = true;
+	c.events = 1;
+	c.event_text[0] = reason;
+	c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
+	c.log_level = LOG_LVL_WARN;
+	c.log = log;
+	engine_commit(e, &c);
+	return WORK_IDLE;
 }
 
-void submitter_run(struct engine *e, struct task *t)
+struct work_next submitter_run(struct engine *e, struct task *t)
 {
 	struct remote_result res = {0};
 	struct remote_create req = {0};
-	char *model = NULL, *prompt = NULL, *seconds = NULL, *size = NULL;
-	char *image_url = NULL, *image_path = NULL, *name = NULL;
+	struct task_change c;
+	struct work_next next = WORK_IDLE;
+	char *model, *prompt, *seconds, *size, *image_url, *image_path = NULL;
 	char why[REMOTE_REASON_MAX + 256];
 	int watermark, rc;
 
-	pthread_mutex_lock(&t->mu);
+	engine_change_begin(&c, t);
 	if (t->deleted || t->state != TASK_PENDING || t->submit != SUBMIT_NONE) {
 		pthread_mutex_unlock(&t->mu);
-		return;
+		return WORK_IDLE;
 	}
-	t->submit = SUBMIT_SENDING;
-	model = strdup(t->model ? t->model : "");
-	prompt = strdup(t->prompt ? t->prompt : "");
-	seconds = strdup(t->seconds ? t->seconds : "");
-	size = strdup(t->size ? t->size : "");
-	watermark = t->watermark;
-	image_url = t->image_url ? strdup(t->image_url) : NULL;
-	name = strdup(t->name);
-	if (t->image_file && asprintf(&image_path, "%s/tasks/%s/%s",
-				      task_store_path(e->store), t->name,
-				      t->image_file) < 0)
-		image_path = NULL;
 	pthread_mutex_unlock(&t->mu);
-
 	/* A second veofs on this state dir would submit the same prompt:
 	 * never send while the lock may not be ours. */
 	if (e->o.lock && state_lock_check(e->o.lock, why, sizeof(why)) < 0) {
-		pthread_mutex_lock(&t->mu);
-		t->submit = SUBMIT_NONE;
+		engine_change_begin(&c, t);
 		task_set_str(&t->note, why);
-		pthread_mutex_unlock(&t->mu);
-		log_warn("task %s: %s", name, why);
-		engine_task_changed(e, t, 1u << TF_STATUS);
-		engine_kick_at(e, t, now_ms() + engine_backoff_ms(e, 3, -1));
-		goto out;
+		c.files = 1u << TF_STATUS;
+		c.log_level = LOG_LVL_WARN;
+		c.log = why;
+		engine_commit(e, &c);
+		return work_after(engine_backoff_ms(e, 3, -1));
 	}
-
+	engine_change_begin(&c, t);
+	if (t->deleted || t->state != TASK_PENDING || t->submit != SUBMIT_NONE) {
+		pthread_mutex_unlock(&t->mu);
+		return WORK_IDLE;
+	}
+	t->submit = SUBMIT_SENDING;
+	model = xstrdup(t->model ? t->model : "");
+	prompt = xstrdup(t->prompt ? t->prompt : "");
+	seconds = xstrdup(t->seconds ? t->seconds : "");
+	size = xstrdup(t->size ? t->size : "");
+	watermark = t->watermark;
+	image_url = xstrdup_or_null(t->image_url);
+	if (t->image_file)
+		image_path = xasprintf("%s/tasks/%s/%s", task_store_path(e->store), t->name,
+				       t->image_file);
 	/* The record must say "sending" on disk before a byte leaves: after
 	 * a crash that is what tells us not to send again. */
-	if (task_store_save(e->store, t) < 0) {
+	c.save = true;
+	if (engine_commit(e, &c) < 0) {
 		pthread_mutex_lock(&t->mu);
 		t->submit = SUBMIT_NONE;
-		task_set_str(&t->note, "cannot save the task record; retrying");
 		pthread_mutex_unlock(&t->mu);
-		engine_task_changed(e, t, 1u << TF_STATUS);
-		engine_kick_at(e, t, now_ms() + engine_backoff_ms(e, 3, -1));
+		/* The engine writes the record again, then sends. */
+		next = work_after(engine_backoff_ms(e, 3, -1));
 		goto out;
 	}
 
@@ -97,7 +101,7 @@ void submitter_run(struct engine *e, struct task *t)
 	req.watermark = watermark ? "true" : "false";
 	req.image_path = image_path;
 	req.image_url = image_url;
-	log_info("task %s: submitting (model %s, %s s, %s)", name, model, seconds, size);
+	log_info("task %s: submitting (model %s, %s s, %s)", t->name, model, seconds, size);
 	rc = e->remote->ops->create(e->remote, &req, &res);
 
 	if (rc == 0) {
@@ -110,45 +114,47 @@ void submitter_run(struct engine *e, struct task *t)
 			/* The provider took the request but we can't tell
 			 * which task it made: never guess, never resend. */
 			snprintf(why, sizeof(why), "submission outcome unknown\n%s", err);
-			fail_task(e, t, why);
+			next = fail_task(e, t, why);
 			goto out;
 		}
 		pthread_mutex_lock(&t->mu);
 		bool completed = t->api_completed;
 		pthread_mutex_unlock(&t->mu);
-		engine_kick_at(e, t, now_ms() + (completed ? 0 : (int64_t)e->o.poll_interval_s * 1000));
+		next = work_after(completed ? 0 : (int64_t)e->o.poll_interval_s * 1000);
 		goto out;
 	}
 
 	if (res.not_received || answer_means_not_created(&res)) {
-		int attempt;
 		int64_t delay;
 
-		pthread_mutex_lock(&t->mu);
-		t->submit = SUBMIT_NONE;
-		pthread_mutex_unlock(&t->mu);
 		if (res.http_status >= 400 && !res.retryable) {
+			pthread_mutex_lock(&t->mu);
+			t->submit = SUBMIT_NONE;
+			pthread_mutex_unlock(&t->mu);
 			snprintf(why, sizeof(why), "the provider refused the task: %s", res.reason);
-			fail_task(e, t, why);
+			next = fail_task(e, t, why);
 			goto out;
 		}
-		pthread_mutex_lock(&t->mu);
-		attempt = ++t->poll_delay_s;
-		delay = engine_backoff_ms(e, attempt, res.retry_after_ms);
+		engine_change_begin(&c, t);
+		t->submit = SUBMIT_NONE;
+		delay = engine_backoff_ms(e, ++t->poll_delay_s, res.retry_after_ms);
 		snprintf(why, sizeof(why), "retrying in %llds (%s)",
 			 (long long)((delay + 999) / 1000), res.reason);
 		task_set_str(&t->note, why);
-		pthread_mutex_unlock(&t->mu);
-		log_warn("task %s: not submitted: %s", name, why);
-		task_store_save(e->store, t);
-		engine_task_changed(e, t, 1u << TF_STATUS);
-		engine_kick_at(e, t, now_ms() + delay);
+		char log[sizeof(why) + 32];
+		snprintf(log, sizeof(log), "not submitted: %s", why);
+		c.save = true;
+		c.files = 1u << TF_STATUS;
+		c.log_level = LOG_LVL_WARN;
+		c.log = log;
+		engine_commit(e, &c);
+		next = work_after(delay);
 		goto out;
 	}
 
 	snprintf(why, sizeof(why), "submission outcome unknown\n%s; the provider may have "
 		 "created the task: check its dashboard before retrying", res.reason);
-	fail_task(e, t, why);
+	next = fail_task(e, t, why);
 out:
 	remote_result_clear(&res);
 	free(model);
@@ -157,5 +163,5 @@ out:
 	free(size);
 	free(image_url);
 	free(image_path);
-	free(name);
+	return next;
 }

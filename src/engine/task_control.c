@@ -11,67 +11,56 @@
 #include "log.h"
 #include "scheduler.h"
 #include "task_store.h"
+#include "xalloc.h"
 
 static int do_refresh(struct engine *e, struct task *t)
 {
-	pthread_mutex_lock(&t->mu);
+	struct task_change c;
+
+	engine_change_begin(&c, t);
 	t->poll_delay_s = 0;
 	t->download_failures = 0;
-	pthread_mutex_unlock(&t->mu);
-	engine_kick(e, t);
-	log_info("task %s: refresh requested", t->name);
+	c.log = "refresh requested";
+	engine_commit(e, &c);
 	return 0;
 }
 
 static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 {
-	char *line;
+	struct task_change c;
 
-	pthread_mutex_lock(&t->mu);
+	engine_change_begin(&c, t);
 	if (t->state != TASK_FAILED) {
 		snprintf(err, errlen, "only a failed task can be retried (this one is %s)",
 			 task_state_name(t->state));
 		pthread_mutex_unlock(&t->mu);
 		return -EBUSY;
 	}
+	/* Everything the provider's last attempt left goes; what the user
+	 * asked for stays. */
 	t->state = TASK_PENDING;
-	t->api_completed = false;
-	t->submit = SUBMIT_NONE;
 	t->progress = 0;
-	t->poll_delay_s = 0;
-	t->not_found_count = 0;
-	t->download_failures = 0;
-	t->cancel_requested = false;
-	task_set_str(&t->id, NULL);
 	task_set_str(&t->reason, NULL);
 	task_set_str(&t->note, NULL);
-	free(t->task_json);
-	t->task_json = NULL;
-	t->task_json_len = 0;
-	t->video_size = -1;
-	t->video_shown_size = -1;
-	t->video_have = 0;
-	t->video_synced = 0;
-	t->video_done = false;
-	t->thumb_size = -1;
-	t->thumb_tried = false;
-	line = engine_event_locked(t, "retry requested: the task will be sent again");
-	pthread_mutex_unlock(&t->mu);
-	log_info("task %s: retry requested; submitting again", t->name);
-	task_store_reset_video(e->store, t);
-	task_store_save(e->store, t);
-	engine_event_persist(e, t, line);
-	engine_task_changed(e, t, ~0u);
-	engine_kick(e, t);
+	task_api_reset(t);
+	task_video_reset(t);
+	task_tries_reset(t);
+	c.drop_video = true;
+	c.save = true;
+	c.events = 1;
+	c.event_text[0] = "retry requested: the task will be sent again";
+	c.files = ~0u;
+	c.log = "retry requested; submitting again";
+	engine_commit(e, &c);
 	return 0;
 }
 
 static int do_cancel(struct engine *e, struct task *t, char *err, size_t errlen)
 {
-	char *line;
+	struct task_change c;
 	bool remote;
 
-	pthread_mutex_lock(&t->mu);
+	engine_change_begin(&c, t);
 	if (t->state == TASK_FAILED || t->state == TASK_COMPLETED) {
 		snprintf(err, errlen, "the task is already %s", task_state_name(t->state));
 		pthread_mutex_unlock(&t->mu);
@@ -83,15 +72,12 @@ static int do_cancel(struct engine *e, struct task *t, char *err, size_t errlen)
 	t->state = TASK_FAILED;
 	task_set_str(&t->reason, "cancelled");
 	task_set_str(&t->note, NULL);
-	line = engine_event_locked(t, "cancelled by the user");
-	pthread_mutex_unlock(&t->mu);
-	log_info("task %s: cancelled%s", t->name, remote ? "; asking the provider to stop" : "");
-	task_store_save(e->store, t);
-	engine_event_persist(e, t, line);
-	engine_task_changed(e, t, (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_EVENTS) |
-			    (1u << TF_DIR));
-	engine_kick(e, t);
-	engine_task_finished(e, t);
+	c.save = true;
+	c.events = 1;
+	c.event_text[0] = "cancelled by the user";
+	c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
+	c.log = remote ? "cancelled; asking the provider to stop" : "cancelled";
+	engine_commit(e, &c);
 	return 0;
 }
 
@@ -120,44 +106,60 @@ int task_control(struct engine *e, struct task *t, const char *text, size_t len,
 			snprintf(err, errlen, "one command at a time: refresh, retry or cancel");
 			return -EINVAL;
 		}
-	if (!strcmp(cmd, "refresh"))
-		return do_refresh(e, t);
-	if (!strcmp(cmd, "retry"))
-		return do_retry(e, t, err, errlen);
-	if (!strcmp(cmd, "cancel"))
-		return do_cancel(e, t, err, errlen);
-	snprintf(err, errlen, "unknown command '%.20s'; write refresh, retry or cancel", cmd);
-	return -EINVAL;
+	int rc;
+	if (!strcmp(cmd, "refresh")) {
+		rc = do_refresh(e, t);
+	} else if (!strcmp(cmd, "retry")) {
+		rc = do_retry(e, t, err, errlen);
+	} else if (!strcmp(cmd, "cancel")) {
+		rc = do_cancel(e, t, err, errlen);
+	} else {
+		snprintf(err, errlen, "unknown command '%.20s'; write refresh, retry or cancel",
+			 cmd);
+		return -EINVAL;
+	}
+	/* Whatever the command left to do (a poll, a submission, the
+	 * provider's cancel) is the engine's from here. */
+	if (rc == 0)
+		engine_kick(e, t);
+	return rc;
 }
 
-void task_control_cancel_remote(struct engine *e, struct task *t)
+struct work_next task_control_cancel_remote(struct engine *e, struct task *t)
 {
 	struct remote_result res = {0};
+	struct work_next next = WORK_IDLE;
+	struct task_change c;
+	char log[REMOTE_REASON_MAX + 128];
 	char *id;
 
 	pthread_mutex_lock(&t->mu);
 	if (!t->cancel_requested || !t->id || t->deleted) {
 		pthread_mutex_unlock(&t->mu);
-		return;
+		return WORK_IDLE;
 	}
-	id = strdup(t->id);
+	id = xstrdup(t->id);
 	pthread_mutex_unlock(&t->mu);
-	if (!id)
-		return;
-	if (e->remote->ops->remove(e->remote, id, &res) == 0) {
-		log_info("task %s: the provider cancelled %s", t->name, id);
-		pthread_mutex_lock(&t->mu);
+	int rc = e->remote->ops->remove(e->remote, id, &res);
+	engine_change_begin(&c, t);
+	if (rc == 0) {
+		snprintf(log, sizeof(log), "the provider cancelled %s", id);
 		t->cancel_requested = false;
-		pthread_mutex_unlock(&t->mu);
+		c.log = log;
 	} else if (res.retryable) {
-		log_warn("task %s: cancel at the provider failed: %s; retrying", t->name, res.reason);
-		engine_kick_at(e, t, now_ms() + engine_backoff_ms(e, 3, res.retry_after_ms));
+		snprintf(log, sizeof(log), "cancel at the provider failed: %s; retrying",
+			 res.reason);
+		c.log_level = LOG_LVL_WARN;
+		c.log = log;
+		next = work_after(engine_backoff_ms(e, 3, res.retry_after_ms));
 	} else {
-		log_warn("task %s: the provider would not cancel it: %s", t->name, res.reason);
-		pthread_mutex_lock(&t->mu);
+		snprintf(log, sizeof(log), "the provider would not cancel it: %s", res.reason);
 		t->cancel_requested = false;
-		pthread_mutex_unlock(&t->mu);
+		c.log_level = LOG_LVL_WARN;
+		c.log = log;
 	}
+	engine_commit(e, &c);
 	remote_result_clear(&res);
 	free(id);
+	return next;
 }

@@ -24,6 +24,7 @@
 #include "task_store.h"
 #include "task_table.h"
 #include "writer_copy.h"
+#include "xalloc.h"
 
 /* A prompt is at most 32000 characters (4 bytes each at worst) plus front
  * matter; anything bigger is refused without reading it all. */
@@ -168,7 +169,7 @@ static struct dnode *node_get(struct dropbox *db, const char *name)
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return NULL;
-	n->name = strdup(name);
+	n->name = xstrdup(name);
 	for (slot = 0; slot < db->n_slots && db->slots[slot]; slot++)
 		;
 	if (slot == db->n_slots) {
@@ -238,10 +239,7 @@ static void rename_tree(struct dropbox *db, const char *from, const char *to)
 		char *nn;
 		if (!d || d->unlinked || strncmp(d->name, from, n) || d->name[n] != '/')
 			continue;
-		if (asprintf(&nn, "%s%s", to, d->name + n) < 0) {
-			node_detach(db, d->name);
-			continue;
-		}
+		nn = xasprintf("%s%s", to, d->name + n);
 		strmap_remove(db->by_name, d->name);
 		free(d->name);
 		d->name = nn;
@@ -330,7 +328,7 @@ static char *node_name(struct dropbox *db, uint64_t ino, bool *unlinked)
 	pthread_mutex_lock(&db->mu);
 	n = node_by_ino(db, ino);
 	if (n) {
-		name = strdup(n->name);
+		name = xstrdup(n->name);
 		if (unlinked)
 			*unlinked = n->unlinked;
 	}
@@ -642,7 +640,7 @@ int dropbox_flush(struct dropbox *db, struct dropbox_file *f)
 	f->dirty = false;
 	f->fresh = false;
 	pthread_mutex_lock(&db->mu);
-	name = strdup(f->node->name);
+	name = xstrdup(f->node->name);
 	unlinked = f->node->unlinked;
 	pthread_mutex_unlock(&db->mu);
 	if (!name)
@@ -806,14 +804,9 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 		pthread_mutex_lock(&db->mu);
 		n = strmap_remove(db->by_name, from);
 		if (n) {
-			char *nn = strdup(to);
-			if (nn) {
-				free(n->name);
-				n->name = nn;
-				strmap_put(db->by_name, to, n);
-			} else {
-				n->unlinked = true;
-			}
+			free(n->name);
+			n->name = xstrdup(to);
+			strmap_put(db->by_name, to, n);
 		}
 		rename_tree(db, from, to);
 		pthread_mutex_unlock(&db->mu);
@@ -837,14 +830,9 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 	node_detach(db, to);
 	n = strmap_remove(db->by_name, from);
 	if (n) {
-		char *nn = strdup(to);
-		if (nn) {
-			free(n->name);
-			n->name = nn;
-			strmap_put(db->by_name, to, n);
-		} else {
-			n->unlinked = true;
-		}
+		free(n->name);
+		n->name = xstrdup(to);
+		strmap_put(db->by_name, to, n);
 	}
 	pthread_mutex_unlock(&db->mu);
 	forget_error_of(db, from, from_staged);
@@ -922,12 +910,10 @@ static void notify_entry(struct dropbox *db, const char *name)
 static void write_error_file(struct dropbox *db, const char *taskname, const char *reason)
 {
 	char name[NAME_MAX + 16], err[256];
-	char *text = NULL;
-	int n = asprintf(&text, "%s\n", reason);
+	char *text = xasprintf("%s\n", reason);
+	size_t n = strlen(text);
 
 	error_file_name(taskname, name, sizeof(name));
-	if (n < 0)
-		return;
 	if (fs_write_replace(db->dirfd, name, text, (size_t)n, err, sizeof(err)) < 0)
 		log_error("new/%s: %s", name, err);
 	/* As readable as the prompt it explains (they are written 0600). */
@@ -1186,8 +1172,7 @@ static char *first_image_in(struct dropbox *db, const char *dir)
 		if (!p)
 			break;
 		names = p;
-		if ((names[count] = strdup(de->d_name)))
-			count++;
+		names[count++] = xstrdup(de->d_name);
 	}
 	if (names)
 		qsort(names, count, sizeof(*names), compare_strings);
@@ -1198,9 +1183,8 @@ static char *first_image_in(struct dropbox *db, const char *dir)
 			struct stat st;
 			if (fstat(f, &st) == 0 && S_ISREG(st.st_mode) &&
 			    read(f, head, sizeof(head)) == (ssize_t)sizeof(head) &&
-			    image_ext(head, sizeof(head)) &&
-			    asprintf(&found, "%s/%s", dir, names[i]) < 0)
-				found = NULL;
+			    image_ext(head, sizeof(head)))
+				found = xasprintf("%s/%s", dir, names[i]);
 			close(f);
 		}
 		free(names[i]);
@@ -1269,9 +1253,8 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	if (spec.image && (!strncmp(spec.image, "http://", 7) || !strncmp(spec.image, "https://", 8))) {
 		/* sent as a URL string; the provider fetches it */
 	} else if (spec.image) {
-		if (stagedir && spec.image[0] != '/' &&
-		    asprintf(&image_path, "%s/%s", stagedir, spec.image) < 0)
-			image_path = NULL;
+		if (stagedir && spec.image[0] != '/')
+			image_path = xasprintf("%s/%s", stagedir, spec.image);
 		if (read_image(db, image_path ? image_path : spec.image, &image, &image_len,
 			       &ext, why, sizeof(why)) < 0) {
 			rc = -EINVAL;
@@ -1292,14 +1275,14 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	}
 	t->prompt = spec.text;
 	spec.text = NULL;
-	t->model = strdup(spec.model ? spec.model : db->o.model);
-	t->seconds = strdup(spec.seconds ? spec.seconds : db->o.seconds);
-	t->size = strdup(spec.size ? spec.size : db->o.size);
+	t->model = xstrdup(spec.model ? spec.model : db->o.model);
+	t->seconds = xstrdup(spec.seconds ? spec.seconds : db->o.seconds);
+	t->size = xstrdup(spec.size ? spec.size : db->o.size);
 	t->watermark = spec.watermark >= 0 ? spec.watermark : db->o.watermark;
 	if (spec.image && !image)
-		t->image_url = strdup(spec.image);
-	if (image && asprintf(&t->image_file, "image.%s", ext) < 0)
-		t->image_file = NULL;
+		t->image_url = xstrdup(spec.image);
+	if (image)
+		t->image_file = xasprintf("image.%s", ext);
 	t->image_size = (int64_t)image_len;
 	t->source_hash = hash_bytes(text, len);
 	t->created = time(NULL);
@@ -1393,12 +1376,12 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 		snprintf(why, sizeof(why), "out of memory");
 		goto refused;
 	}
-	t->prompt = strdup("");
-	t->model = strdup(db->o.model);
-	t->seconds = strdup(db->o.seconds);
-	t->size = strdup(db->o.size);
+	t->prompt = xstrdup("");
+	t->model = xstrdup(db->o.model);
+	t->seconds = xstrdup(db->o.seconds);
+	t->size = xstrdup(db->o.size);
 	t->watermark = db->o.watermark;
-	t->id = strdup(id);
+	t->id = xstrdup(id);
 	t->submit = SUBMIT_DONE;
 	t->state = TASK_QUEUED;
 	t->created = time(NULL);

@@ -19,6 +19,7 @@
 #include "task_store.h"
 #include "task_table.h"
 #include "video_reader.h"
+#include "xalloc.h"
 
 #define TIMEOUT_CHANGING 1.0     /* invalidations make this a fallback */
 #define TIMEOUT_FIXED 3600.0
@@ -503,9 +504,14 @@ int tree_unlink(struct tree *tr, uint64_t parent, const char *name)
 	struct task *t;
 	enum task_file f;
 
-	if (parent == INO_ROOT)
-		return task_table_get_name(tr->table, name) || !strcmp(name, "new") ?
-		       (task_unref(task_table_get_name(tr->table, name)), -EISDIR) : -ENOENT;
+	if (parent == INO_ROOT) {
+		/* A task folder or new/ is a directory: unlink refuses it. */
+		t = task_table_get_name(tr->table, name);
+		if (!t && strcmp(name, "new"))
+			return -ENOENT;
+		task_unref(t);
+		return -EISDIR;
+	}
 	if (!ino_is_task(parent) || ino_task_file(parent) != TF_DIR)
 		return -ENOENT;
 	t = task_table_get_tid(tr->table, ino_task_tid(parent));
@@ -566,18 +572,17 @@ static char *xattr_value(const struct task *t, const char *name)
 	char *v = NULL;
 
 	if (!strcmp(name, "user.xdg.comment"))
-		v = strdup(t->prompt ? t->prompt : "");
+		v = xstrdup(t->prompt ? t->prompt : "");
 	else if (!strcmp(name, "user.veofs.status")) {
 		v = task_status_line(t);
 		if (v)
 			v[strcspn(v, "\n")] = '\0';
 	} else if (!strcmp(name, "user.veofs.progress")) {
-		if (asprintf(&v, "%d", t->progress) < 0)
-			v = NULL;
+		v = xasprintf("%d", t->progress);
 	} else if (!strcmp(name, "user.veofs.id"))
-		v = t->id ? strdup(t->id) : NULL;
+		v = xstrdup_or_null(t->id);
 	else if (!strcmp(name, "user.veofs.model"))
-		v = t->model ? strdup(t->model) : NULL;
+		v = xstrdup_or_null(t->model);
 	return v;
 }
 
@@ -655,7 +660,8 @@ int tree_rename(struct tree *tr, const char *from, const char *to, unsigned flag
 	struct task *t;
 	int rc;
 
-	if (flags & RENAME_EXCHANGE)
+	/* (never NULL; said so for the sanitizer build's format check) */
+	if (!from || !to || (flags & RENAME_EXCHANGE))
 		return -EINVAL;
 	if (!strcmp(from, "new") || !strcmp(to, "new"))
 		return -EBUSY; /* the drop box stays where it is */

@@ -750,16 +750,32 @@ int fake_remote_calls(struct fake_remote *f, enum fake_op op)
 	return n;
 }
 
+struct count_want {
+	struct fake_remote *f;
+	const int *counter;
+	int n;
+};
+
+static bool count_reached(void *ctx)
+{
+	struct count_want *w = ctx;
+	bool ok;
+
+	pthread_mutex_lock(&w->f->mu);
+	ok = *w->counter >= w->n;
+	pthread_mutex_unlock(&w->f->mu);
+	return ok;
+}
+
+/* Through test_wait_until, so that a test clock runs on meanwhile: a call
+ * that comes after a backoff does come. */
 static int wait_count(struct fake_remote *f, const int *counter, int n, int timeout_ms)
 {
-	struct timespec ts;
+	struct count_want w = { f, counter, n };
 	int got;
 
-	deadline_after(&ts, timeout_ms);
+	test_wait_until(count_reached, &w, timeout_ms);
 	pthread_mutex_lock(&f->mu);
-	while (*counter < n &&
-	       pthread_cond_timedwait(&f->cv, &f->mu, &ts) != ETIMEDOUT)
-		;
 	got = *counter;
 	pthread_mutex_unlock(&f->mu);
 	return got;

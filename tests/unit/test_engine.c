@@ -13,243 +13,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "engine.h"
+#include "engine_env.h"
 #include "fake_remote.h"
 #include "fsutil.h"
 #include "log.h"
 #include "scheduler.h"
 #include "task_store.h"
 #include "task_table.h"
-#include "video_reader.h"
-
-#define MAX_TASKS 16
-
-static struct {
-	char *dir;
-	struct task_store *store;
-	struct task_table *table;
-	struct fake_remote *fake;
-	struct engine *e;
-	struct task *tasks[MAX_TASKS];
-	int ntasks;
-} env;
-
-static const struct engine_options options = {
-	.poll_interval_s = 1,
-	.poll_max_interval_s = 2,
-	.timeout_s = 2,
-	.control_threads = 4,
-	.download_threads = 2,
-};
 
 static void setup(void)
 {
-	char err[256] = "";
-
-	log_set_level(LOG_LVL_ERROR);
-	memset(&env, 0, sizeof(env));
-	env.dir = test_tmpdir();
-	cr_assert_eq(task_store_open(env.dir, &env.store, err, sizeof(err)), 0, "%s", err);
-	env.table = task_table_new();
-	env.fake = fake_remote_new();
-	env.e = engine_new(&options, fake_remote_remote(env.fake), env.store, env.table, NULL);
-	cr_assert_not_null(env.e);
+	engine_env_setup(true);
 }
 
-static void teardown(void)
-{
-	/* Held calls would keep the pools from stopping. */
-	fake_remote_release_all(env.fake);
-	engine_free(env.e);
-	for (int i = 0; i < env.ntasks; i++)
-		task_unref(env.tasks[i]);
-	task_table_free(env.table);
-	fake_remote_free(env.fake);
-	task_store_close(env.store);
-	test_tmpdir_remove(env.dir);
-}
-
-TestSuite(engine, .init = setup, .fini = teardown, .timeout = 40);
-
-static struct task *keep(struct task *t)
-{
-	cr_assert_lt(env.ntasks, MAX_TASKS);
-	env.tasks[env.ntasks++] = t;
-	return t;
-}
-
-/* A task accepted locally, as the drop box makes them, then kicked. */
-static struct task *submit(const char *name, const char *prompt)
-{
-	struct task *t = keep(task_new(name));
-	char err[256] = "";
-
-	t->prompt = strdup(prompt);
-	t->model = strdup("veo-3.1-fast");
-	t->seconds = strdup("8");
-	t->size = strdup("16x9");
-	t->created = 1700000000;
-	task_event_append(t, NULL);
-	cr_assert_eq(task_store_create(env.store, t, NULL, 0, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(task_table_insert(env.table, t), 0);
-	engine_kick(env.e, t);
-	return t;
-}
-
-struct state_want {
-	struct task *t;
-	enum task_state state;
-	int progress;     /* -1: any */
-};
-
-static bool in_state(void *ctx)
-{
-	struct state_want *w = ctx;
-	bool ok;
-
-	pthread_mutex_lock(&w->t->mu);
-	ok = w->t->state == w->state && (w->progress < 0 || w->t->progress == w->progress);
-	pthread_mutex_unlock(&w->t->mu);
-	return ok;
-}
-
-static char *status_of(struct task *t)
-{
-	char *s;
-
-	pthread_mutex_lock(&t->mu);
-	s = task_status_line(t);
-	pthread_mutex_unlock(&t->mu);
-	return s;
-}
-
-static void wait_state(struct task *t, enum task_state state, int progress, int timeout_ms)
-{
-	struct state_want w = { t, state, progress };
-	char *s;
-
-	if (test_wait_until(in_state, &w, timeout_ms))
-		return;
-	s = status_of(t);
-	cr_assert_fail("task %s: wanted %s %d, status is %s", t->name,
-		       task_state_name(state), progress, s);
-	free(s);
-}
-
-/* Kick the task every 20 ms until it reaches the state: a poll "now"
- * without waiting for the backoff. */
-static bool kicked_state(void *ctx)
-{
-	struct state_want *w = ctx;
-
-	if (in_state(ctx))
-		return true;
-	engine_kick(env.e, w->t);
-	test_sleep_ms(15);
-	return false;
-}
-
-static void kick_until(struct task *t, enum task_state state, int progress, int timeout_ms)
-{
-	struct state_want w = { t, state, progress };
-	char *s;
-
-	if (test_wait_until(kicked_state, &w, timeout_ms))
-		return;
-	s = status_of(t);
-	cr_assert_fail("task %s: wanted %s %d, status is %s", t->name,
-		       task_state_name(state), progress, s);
-	free(s);
-}
-
-static bool video_done(void *ctx)
-{
-	struct task *t = ctx;
-	bool done;
-
-	pthread_mutex_lock(&t->mu);
-	done = t->video_done;
-	pthread_mutex_unlock(&t->mu);
-	return done;
-}
-
-static void wait_video(struct task *t, int timeout_ms)
-{
-	char *s;
-
-	if (test_wait_until(video_done, t, timeout_ms))
-		return;
-	s = status_of(t);
-	cr_assert_fail("task %s: no video; status %s", t->name, s);
-	free(s);
-}
-
-/* The id the provider gave this task (once queued). */
-static void id_of(struct task *t, char *buf, size_t len)
-{
-	pthread_mutex_lock(&t->mu);
-	cr_assert_not_null(t->id);
-	snprintf(buf, len, "%s", t->id);
-	pthread_mutex_unlock(&t->mu);
-}
-
-static char *read_state_file(const char *task, const char *file, size_t *len)
-{
-	char path[1024], *text = NULL;
-	size_t n = 0;
-
-	snprintf(path, sizeof(path), "%s/tasks/%s/%s", env.dir, task, file);
-	if (fs_read_all(AT_FDCWD, path, 64 << 20, &text, &n) < 0)
-		return NULL;
-	if (len)
-		*len = n;
-	return text;
-}
-
-static bool state_file_exists(const char *task, const char *file)
-{
-	char path[1024];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/tasks/%s/%s", env.dir, task, file);
-	return stat(path, &st) == 0;
-}
-
-static void assert_video_matches(const char *task, const char *id)
-{
-	size_t len = 0;
-	char *got = read_state_file(task, "video.mp4", &len);
-	int64_t size = fake_remote_job_video_size(env.fake, id);
-	char *want;
-
-	cr_assert_not_null(got, "no video.mp4 for %s", task);
-	cr_assert_eq((int64_t)len, size, "video.mp4 has %zu bytes, want %lld", len,
-		     (long long)size);
-	want = malloc(len ? len : 1);
-	fake_video_bytes(id, 0, want, len);
-	for (size_t i = 0; i < len; i++)
-		if (got[i] != want[i])
-			cr_assert_fail("video.mp4 differs at byte %zu", i);
-	free(want);
-	free(got);
-	cr_assert_not(state_file_exists(task, "video.mp4.part"));
-}
-
-/* Queue a task and bring it to queued with a provider id. */
-static struct task *queued_task(const char *name, char *id, size_t idlen)
-{
-	struct task *t = submit(name, "a cow doing the Kemusan dance");
-
-	wait_state(t, TASK_QUEUED, -1, 3000);
-	id_of(t, id, idlen);
-	return t;
-}
-
-static void complete(struct task *t, const char *id)
-{
-	cr_assert_eq(fake_remote_job_set(env.fake, id, TASK_COMPLETED, 100), 0);
-	engine_kick(env.e, t);
-}
+TestSuite(engine, .init = setup, .fini = engine_env_teardown, .timeout = 40);
 
 /* ---- backoff ---- */
 
@@ -267,6 +46,63 @@ Test(engine, backoff_doubles_to_the_ceiling_and_honours_retry_after)
 }
 
 /* ---- the whole way ---- */
+
+static bool saved_event_on_disk(void *ctx)
+{
+	char *events = read_state_file("job", "events", NULL);
+	bool ok = events && strstr(events, "video.mp4 saved");
+
+	(void)ctx;
+	free(events);
+	return ok;
+}
+
+static bool status_starts(void *ctx)
+{
+	void **a = ctx;
+	char *s = status_of(a[0]);
+	bool ok = s && !strncmp(s, a[1], strlen(a[1]));
+
+	free(s);
+	return ok;
+}
+
+/* Wait until the status line begins with prefix. */
+static void wait_status(struct task *t, const char *prefix)
+{
+	void *a[2] = { t, (void *)prefix };
+	char *s;
+
+	if (test_wait_until(status_starts, a, 3000))
+		return;
+	s = status_of(t);
+	cr_assert_fail("task %s: status is %s, wanted %s...", t->name, s, prefix);
+	free(s);
+}
+
+static bool told_error(void *ctx)
+{
+	unsigned files = 0;
+
+	told_count(ctx, &files);
+	return files & (1u << TF_ERROR);
+}
+
+static bool told_progress(void *ctx)
+{
+	unsigned files = 0;
+
+	told_count(ctx, &files);
+	return files & (1u << TF_PROGRESS);
+}
+
+/* Let time pass (on the test clock), then wait until the engine has
+ * nothing left to do by then: whatever would have happened has. */
+static void settle(int ms)
+{
+	test_time_passes(ms);
+	wait_engine_idle();
+}
 
 Test(engine, pending_to_completed_with_the_video_on_disk)
 {
@@ -302,16 +138,11 @@ Test(engine, pending_to_completed_with_the_video_on_disk)
 	cr_assert_str_eq(s, "completed\n");
 	free(s);
 
-	/* memory answers readers; the file follows right after */
-	for (int i = 0; i < 100; i++) {
-		events = read_state_file("job", "events", NULL);
-		if (events && strstr(events, "video.mp4 saved"))
-			break;
-		free(events);
-		events = NULL;
-		test_sleep_ms(10);
-	}
-	cr_assert_not_null(events, "the saved video's event never reached the disk");
+	/* memory answers readers; the file follows, before the tree hears */
+	cr_assert(test_wait_until(saved_event_on_disk, NULL, 3000),
+		  "the saved video's event never reached the disk");
+	events = read_state_file("job", "events", NULL);
+	cr_assert_not_null(events);
 	const char *p = strstr(events, " pending 0");
 	cr_assert_not_null(p, "%s", events);
 	p = strstr(p, " queued 0");
@@ -365,13 +196,12 @@ Test(engine, not_received_is_retried_and_creates_once)
 	fake_remote_fail_not_received(env.fake, FAKE_CREATE);
 	t = submit("job", "p");
 	cr_assert_eq(fake_remote_wait_calls(env.fake, FAKE_CREATE, 1, 2000), 1);
-	test_sleep_ms(100);
+	wait_status(t, "pending: retrying in ");
 	s = status_of(t);
-	cr_assert(strncmp(s, "pending: retrying in ", 21) == 0, "status: %s", s);
 	cr_assert(strstr(s, "could not connect"), "status should say why: %s", s);
 	free(s);
 	wait_state(t, TASK_QUEUED, -1, 4000);
-	test_sleep_ms(300);
+	settle(300);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 2);
 	cr_assert_eq(fake_remote_job_count(env.fake), 1, "exactly one successful create");
 	s = status_of(t);
@@ -420,9 +250,9 @@ Test(engine, refused_create_fails_with_the_providers_reason)
 	pthread_mutex_unlock(&t->mu);
 	cr_assert(strstr(err, "prompt rejected by the safety system"), "error: %s", err);
 	free(err);
-	test_sleep_ms(1500);
+	test_time_passes(1500);
 	engine_kick(env.e, t);
-	test_sleep_ms(200);
+	settle(200);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1, "a refused task was resent");
 	char *record = read_state_file("job", "record.json", NULL);
 	cr_assert(strstr(record, "\"failed\""), "%s", record);
@@ -434,7 +264,7 @@ static void assert_never_resent(struct task *t)
 	/* a few poll intervals, with kicks: still one create */
 	for (int i = 0; i < 5; i++) {
 		engine_kick(env.e, t);
-		test_sleep_ms(600);
+		settle(600);
 	}
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1,
 		     "a create whose outcome is unknown was sent again");
@@ -484,9 +314,9 @@ Test(engine, create_answer_without_an_id_is_outcome_unknown)
 	s = status_of(t);
 	cr_assert(strstr(s, "submission outcome unknown"), "status: %s", s);
 	free(s);
-	test_sleep_ms(1200);
+	test_time_passes(1200);
 	engine_kick(env.e, t);
-	test_sleep_ms(200);
+	settle(200);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
 }
 
@@ -540,7 +370,7 @@ Test(engine, provider_losing_the_task_three_times_fails_it)
 	free(s);
 	int gets = fake_remote_calls(env.fake, FAKE_GET);
 	cr_assert_geq(gets, 3);
-	test_sleep_ms(1500);
+	settle(1500);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_GET), gets, "a failed task is still polled");
 }
 
@@ -573,7 +403,7 @@ Test(engine, poll_trouble_shows_in_the_status_and_passes)
 	int gets = fake_remote_calls(env.fake, FAKE_GET);
 	engine_kick(env.e, t);
 	cr_assert_geq(fake_remote_wait_calls(env.fake, FAKE_GET, gets + 1, 2000), gets + 1);
-	test_sleep_ms(50);
+	wait_status(t, "queued (poll failed");
 	s = status_of(t);
 	cr_assert(strstr(s, "poll failed"), "status: %s", s);
 	free(s);
@@ -595,6 +425,8 @@ Test(engine, failed_job_shows_the_providers_error)
 	s = status_of(t);
 	cr_assert_str_eq(s, "failed: content policy violation\n");
 	free(s);
+	/* memory first; the file before the tree hears of it */
+	cr_assert(test_wait_until(told_error, t, 3000));
 	char *events = read_state_file("job", "events", NULL);
 	cr_assert(strstr(events, " failed "), "%s", events);
 	free(events);
@@ -637,6 +469,34 @@ Test(engine, cancelled_job_says_cancelled)
 	free(s);
 }
 
+/* A record that cannot be written: the task is not shown as moved, the
+ * status says why, and the engine writes it again until it can. */
+Test(engine, an_unsaved_record_is_retried_and_shown_only_once_saved)
+{
+	char id[64], path[1024], *record;
+	struct task *t = queued_task("job", id, sizeof(id));
+	unsigned files = 0;
+
+	wait_engine_idle();
+	snprintf(path, sizeof(path), "%s/tasks/job/record.json", env.dir);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(mkdir(path, 0700), 0, "a directory in its place: no rename can replace it");
+	told_reset(t);
+	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 40);
+	engine_kick(env.e, t);
+	wait_status(t, "in_progress 40% (cannot save the task record; retrying)");
+	told_count(t, &files);
+	cr_assert_eq(files, 1u << TF_STATUS, "the tree heard of more than the note: %#x", files);
+
+	cr_assert_eq(rmdir(path), 0);
+	wait_status(t, "in_progress 40%\n");
+	cr_assert(test_wait_until(told_progress, t, 3000), "the tree never heard of the move");
+	record = read_state_file("job", "record.json", NULL);
+	cr_assert_not_null(record);
+	cr_assert(strstr(record, "in_progress"), "%s", record);
+	free(record);
+}
+
 /* ---- downloads ---- */
 
 Test(engine, short_download_resumes_where_it_stopped)
@@ -676,11 +536,26 @@ Test(engine, download_resumes_from_a_server_without_ranges)
 	char id[64];
 	struct task *t = queued_task("job", id, sizeof(id));
 
+	struct fake_content_call calls[8];
+	int n;
+
 	fake_remote_set_ranges(env.fake, false);
 	fake_remote_short_body(env.fake, 100000);
 	complete(t, id);
 	wait_video(t, 6000);
 	assert_video_matches("job", id);
+	/* The second request asked to resume at the bytes it had; the
+	 * server sent the whole video and the head was skipped, not
+	 * written twice. */
+	n = fake_remote_content_calls(env.fake, calls, 8);
+	cr_assert_geq(n, 2, "the cut-short download was not asked for again");
+	cr_assert_eq(calls[0].offset, 0);
+	cr_assert_eq(calls[1].offset, 100000, "resumed at %lld, want 100000",
+		     (long long)calls[1].offset);
+	cr_assert_not(calls[1].range_honoured, "the server was set to ignore ranges");
+	pthread_mutex_lock(&t->mu);
+	cr_assert_not(t->ranges_ok, "a server that ignored Range was noted as honouring it");
+	pthread_mutex_unlock(&t->mu);
 }
 
 /* A restart finds a half-downloaded video: it continues from the synced
@@ -773,186 +648,6 @@ Test(engine, resume_of_a_different_video_starts_over)
 
 /* ---- reads while downloading ---- */
 
-struct releaser {
-	int after_ms;
-	enum fake_op op;
-};
-
-static void *release_later(void *arg)
-{
-	struct releaser *r = arg;
-
-	test_sleep_ms(r->after_ms);
-	fake_remote_release(env.fake, r->op);
-	return NULL;
-}
-
-static int open_part(struct task *t)
-{
-	int fd = task_store_open_video(env.store, t, true, O_RDONLY);
-
-	cr_assert_geq(fd, 0, "no part file: %s", strerror(-fd));
-	return fd;
-}
-
-static void assert_bytes(const char *id, const char *buf, int64_t off, size_t len)
-{
-	char *want = malloc(len);
-
-	fake_video_bytes(id, off, want, len);
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != want[i])
-			cr_assert_fail("byte %lld differs", (long long)(off + (int64_t)i));
-	free(want);
-}
-
-Test(engine, read_ahead_of_the_download_waits_for_the_bytes)
-{
-	char id[64], buf[4096];
-	struct task *t = queued_task("job", id, sizeof(id));
-	struct releaser rel = { 400, FAKE_CONTENT };
-	pthread_t th;
-	int64_t t0, took;
-	ssize_t n;
-	int fd;
-
-	fake_remote_stall_content(env.fake, 65536);
-	complete(t, id);
-	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
-	fd = open_part(t);
-
-	/* what is there already comes at once */
-	t0 = now_ms();
-	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), 1000);
-	cr_assert_eq(n, (ssize_t)sizeof(buf));
-	cr_assert_lt(now_ms() - t0, 500);
-	assert_bytes(id, buf, 1000, sizeof(buf));
-	cr_assert(video_reader_ready(t, 1000, sizeof(buf)));
-	cr_assert_not(video_reader_ready(t, 200000, sizeof(buf)));
-
-	/* beyond it: waits for the download, then the right bytes */
-	pthread_create(&th, NULL, release_later, &rel);
-	t0 = now_ms();
-	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), 200000);
-	took = now_ms() - t0;
-	pthread_join(th, NULL);
-	cr_assert_eq(n, (ssize_t)sizeof(buf), "read returned %zd", n);
-	cr_assert_geq(took, 300, "returned after %lld ms, before the bytes came", (long long)took);
-	assert_bytes(id, buf, 200000, sizeof(buf));
-
-	/* the end of the video reads short, then 0 */
-	wait_video(t, 5000);
-	int64_t size = fake_remote_job_video_size(env.fake, id);
-	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), size - 100);
-	cr_assert_eq(n, 100);
-	assert_bytes(id, buf, size - 100, 100);
-	cr_assert_eq(video_reader_read(env.e, t, fd, buf, sizeof(buf), size), 0);
-	cr_assert_eq(video_reader_read(env.e, t, fd, buf, sizeof(buf), size + 5000), 0);
-	close(fd);
-}
-
-Test(engine, read_gives_eio_when_the_download_never_comes)
-{
-	char id[64], buf[4096];
-	struct task *t = queued_task("job", id, sizeof(id));
-	int64_t t0, took;
-	ssize_t n;
-	int fd;
-
-	fake_remote_hold(env.fake, FAKE_CONTENT, FAKE_ALL);
-	complete(t, id);
-	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
-	fd = open_part(t);
-	t0 = now_ms();
-	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), 0);
-	took = now_ms() - t0;
-	cr_assert_eq(n, -EIO, "read returned %zd", n);
-	cr_assert_geq(took, 1900, "gave up after %lld ms, before api.timeout", (long long)took);
-	cr_assert_lt(took, 5000, "waited %lld ms, far beyond api.timeout", (long long)took);
-	close(fd);
-}
-
-Test(engine, read_of_a_forgotten_task_does_not_hang)
-{
-	char id[64], buf[4096];
-	struct task *t = queued_task("job", id, sizeof(id));
-	int64_t t0;
-	ssize_t n;
-	int fd;
-
-	fake_remote_hold(env.fake, FAKE_CONTENT, FAKE_ALL);
-	complete(t, id);
-	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
-	fd = open_part(t);
-	struct task *gone = task_table_remove(env.table, "job");
-	engine_forget(env.e, t);
-	task_unref(gone);
-	t0 = now_ms();
-	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), 0);
-	cr_assert_eq(n, -EIO);
-	cr_assert_lt(now_ms() - t0, 1000, "a read of a forgotten task waited");
-	close(fd);
-}
-
-Test(engine, far_ahead_read_is_served_by_a_range_fetch)
-{
-	char id[64];
-	struct task *t;
-	struct fake_content_call calls[8];
-	static char buf[65536];
-	int64_t off = 6 << 20;
-	int fd, n;
-
-	fake_remote_set_video_size(env.fake, 8 << 20);
-	t = queued_task("job", id, sizeof(id));
-	fake_remote_hold(env.fake, FAKE_CONTENT, 1);
-	complete(t, id);
-	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
-	fd = open_part(t);
-	int64_t t0 = now_ms();
-	ssize_t got = video_reader_read(env.e, t, fd, buf, sizeof(buf), off);
-	cr_assert_eq(got, (ssize_t)sizeof(buf), "read returned %zd", got);
-	cr_assert_lt(now_ms() - t0, 1500, "the far read waited for the download");
-	assert_bytes(id, buf, off, sizeof(buf));
-	n = fake_remote_content_calls(env.fake, calls, 8);
-	cr_assert_eq(n, 2);
-	cr_assert_eq(calls[1].offset, off);
-	cr_assert_eq(calls[1].length, (int64_t)sizeof(buf));
-	cr_assert_gt(calls[1].timeout_ms, 0, "a range fetch for a reader must be bounded");
-	fake_remote_release(env.fake, FAKE_CONTENT);
-	wait_video(t, 10000);
-	assert_video_matches("job", id);
-	close(fd);
-}
-
-Test(engine, far_ahead_read_without_ranges_waits_for_the_download)
-{
-	char id[64];
-	struct task *t;
-	static char buf[65536];
-	struct releaser rel = { 300, FAKE_CONTENT };
-	pthread_t th;
-	int64_t off = 6 << 20;
-	int fd;
-
-	fake_remote_set_video_size(env.fake, 8 << 20);
-	fake_remote_set_ranges(env.fake, false);
-	t = queued_task("job", id, sizeof(id));
-	fake_remote_hold(env.fake, FAKE_CONTENT, 1);
-	complete(t, id);
-	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CONTENT, 1, 3000), 1);
-	fd = open_part(t);
-	pthread_create(&th, NULL, release_later, &rel);
-	ssize_t got = video_reader_read(env.e, t, fd, buf, sizeof(buf), off);
-	pthread_join(th, NULL);
-	cr_assert_eq(got, (ssize_t)sizeof(buf), "read returned %zd", got);
-	assert_bytes(id, buf, off, sizeof(buf));
-	pthread_mutex_lock(&t->mu);
-	cr_assert_eq(t->range_support, 0, "the server's refusal of ranges was not noted");
-	pthread_mutex_unlock(&t->mu);
-	close(fd);
-}
-
 /* ---- forgetting ---- */
 
 Test(engine, forget_stops_polling)
@@ -966,10 +661,10 @@ Test(engine, forget_stops_polling)
 	engine_forget(env.e, t);
 	cr_assert_eq(task_store_remove(env.store, "job"), 0);
 	task_unref(gone);
-	test_sleep_ms(100);
+	wait_engine_idle();
 	gets = fake_remote_calls(env.fake, FAKE_GET);
 	engine_kick(env.e, t);
-	test_sleep_ms(2500);
+	settle(2500);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_GET), gets, "a forgotten task was polled");
 	cr_assert_not(state_file_exists("job", "."), "a forgotten task's dir came back");
 }
@@ -984,7 +679,7 @@ Test(engine, forget_before_submission_sends_nothing)
 	task_unref(task_table_remove(env.table, "job"));
 	engine_forget(env.e, t);
 	cr_assert_eq(task_store_remove(env.store, "job"), 0);
-	test_sleep_ms(2000);
+	settle(2000);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1, "a forgotten task was submitted");
 }
 
@@ -1000,7 +695,7 @@ Test(engine, forget_during_a_download_stops_it)
 	engine_forget(env.e, t);
 	cr_assert_eq(task_store_remove(env.store, "job"), 0);
 	fake_remote_release(env.fake, FAKE_CONTENT);
-	test_sleep_ms(1500);
+	settle(1500);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CONTENT), 1, "a forgotten video was fetched again");
 	cr_assert_not(state_file_exists("job", "."), "a forgotten task's dir came back");
 	pthread_mutex_lock(&t->mu);
@@ -1051,7 +746,7 @@ Test(engine, create_answered_failed_fails_at_once)
 	cr_assert_str_eq(t->id, "video_x1");
 	cr_assert_eq(t->submit, SUBMIT_DONE);
 	pthread_mutex_unlock(&t->mu);
-	test_sleep_ms(1300);
+	settle(1300);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_GET), 0, "a failed task was polled");
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
 }
@@ -1090,26 +785,6 @@ Test(engine, provider_poll_delay_is_honoured)
 		      (long long)gap);
 }
 
-Test(engine, download_gives_up_on_a_video_that_is_gone)
-{
-	char id[64], *s;
-	struct task *t = queued_task("job", id, sizeof(id));
-
-	for (int i = 0; i < 5; i++)
-		fake_remote_fail_http(env.fake, FAKE_CONTENT, 410, -1,
-				      "{\"error\":{\"message\":\"video expired\"}}");
-	complete(t, id);
-	kick_until(t, TASK_FAILED, -1, 6000);
-	s = status_of(t);
-	cr_assert(strstr(s, "video download failed"), "status: %s", s);
-	cr_assert(strstr(s, "video expired"), "status: %s", s);
-	free(s);
-	char buf[16];
-	int fd = task_store_open_video(env.store, t, true, O_RDONLY);
-	cr_assert_eq(video_reader_read(env.e, t, fd, buf, sizeof(buf), 0), -EIO);
-	close(fd);
-}
-
 Test(engine, download_keeps_trying_through_server_errors)
 {
 	char id[64];
@@ -1120,7 +795,7 @@ Test(engine, download_keeps_trying_through_server_errors)
 	complete(t, id);
 	for (int i = 0; i < 400 && !video_done(t); i++) {
 		engine_kick(env.e, t);
-		test_sleep_ms(20);
+		test_time_passes(20);
 		pthread_mutex_lock(&t->mu);
 		bool failed = t->state == TASK_FAILED;
 		pthread_mutex_unlock(&t->mu);
@@ -1193,19 +868,20 @@ static void hook_arm(const char *name)
 	pthread_mutex_unlock(&open_hook.mu);
 }
 
-static bool hook_wait_entered(int timeout_ms)
+static bool hook_entered(void *ctx)
 {
-	int64_t end = now_ms() + timeout_ms;
 	bool entered;
 
-	for (;;) {
-		pthread_mutex_lock(&open_hook.mu);
-		entered = open_hook.entered;
-		pthread_mutex_unlock(&open_hook.mu);
-		if (entered || now_ms() > end)
-			return entered;
-		test_sleep_ms(2);
-	}
+	(void)ctx;
+	pthread_mutex_lock(&open_hook.mu);
+	entered = open_hook.entered;
+	pthread_mutex_unlock(&open_hook.mu);
+	return entered;
+}
+
+static bool hook_wait_entered(int timeout_ms)
+{
+	return test_wait_until(hook_entered, NULL, timeout_ms);
 }
 
 static void hook_release(void)
@@ -1215,6 +891,18 @@ static void hook_release(void)
 	open_hook.released = true;
 	pthread_cond_broadcast(&open_hook.cv);
 	pthread_mutex_unlock(&open_hook.mu);
+}
+
+struct told_want {
+	struct task *t;
+	int before;
+};
+
+static bool told_more(void *ctx)
+{
+	struct told_want *w = ctx;
+
+	return told_count(w->t, NULL) > w->before;
 }
 
 /* rmdir NAME, then a new NAME.prompt, while a worker is saving the old
@@ -1230,6 +918,7 @@ Test(engine, forgotten_task_never_writes_into_its_successor)
 	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 30);
 	engine_kick(env.e, old);
 	cr_assert(hook_wait_entered(3000), "the worker never saved the task");
+	int told_before = told_count(old, NULL);
 
 	/* rmdir job; echo ... > new/job.prompt */
 	task_unref(task_table_remove(env.table, "job"));
@@ -1243,7 +932,10 @@ Test(engine, forgotten_task_never_writes_into_its_successor)
 	cr_assert_eq(task_store_create(env.store, fresh, NULL, 0, err, sizeof(err)), 0, "%s", err);
 
 	hook_release();
-	test_sleep_ms(300);
+	/* The tree hears of a change only after its record, task.json and
+	 * events were written: once it has, the late write has happened. */
+	cr_assert(test_wait_until(told_more, &(struct told_want){ old, told_before }, 3000),
+		  "the worker never finished its change");
 	record = read_state_file("job", "record.json", NULL);
 	cr_assert_not_null(record);
 	cr_assert_null(strstr(record, id), "the forgotten task's record overwrote the new "

@@ -379,3 +379,30 @@ Test(scheduler, many_tasks_all_run)
 	}
 	recorder_free(r);
 }
+
+/* With the test clock stopped, a run due later waits for the clock, not
+ * for real time, and an advance wakes the pool at once. */
+Test(scheduler, follows_the_test_clock)
+{
+	struct recorder r = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct task *t = task_new("t");
+	struct scheduler *s;
+	int64_t start;
+
+	clock_test_start();
+	s = scheduler_new("test", 0, 2, record, &r);
+	start = now_ms();
+	scheduler_at(s, t, start + 60 * 1000, 0);
+	test_sleep_ms(50);
+	cr_assert_eq(runs(&r), 0, "a run due in a minute ran at once");
+	clock_test_advance(59 * 1000);
+	test_sleep_ms(50);
+	cr_assert_eq(runs(&r), 0, "a run due in a minute ran a second early");
+	clock_test_advance(1000);
+	wait_runs(&r, 1, 2000);
+	/* waiting lets the test clock run on: not before, maybe a bit after */
+	cr_assert_geq(r.when[0], start + 60 * 1000);
+	scheduler_free(s);
+	clock_test_stop();
+	task_unref(t);
+}

@@ -38,15 +38,45 @@ void test_sleep_ms(int ms)
 		;
 }
 
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* While a test waits, its stopped clock runs this many ms per real ms. */
+#define TEST_CLOCK_STEP_MS 20
+
+void test_time_passes(int ms)
+{
+	if (!clock_test_active()) {
+		test_sleep_ms(ms);
+		return;
+	}
+	while (ms > 0) {
+		int step = ms < TEST_CLOCK_STEP_MS ? ms : TEST_CLOCK_STEP_MS;
+		clock_test_advance(step);
+		ms -= step;
+		test_sleep_ms(1);
+	}
+}
+
 bool test_wait_until(bool (*pred)(void *ctx), void *ctx, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = real_ms() + timeout_ms;
 
 	for (;;) {
 		if (pred(ctx))
 			return true;
-		if (now_ms() >= end)
+		if (real_ms() >= end)
 			return false;
-		test_sleep_ms(5);
+		if (clock_test_active()) {
+			clock_test_advance(TEST_CLOCK_STEP_MS);
+			test_sleep_ms(1);
+		} else {
+			test_sleep_ms(5);
+		}
 	}
 }

@@ -1,6 +1,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,4 +177,56 @@ Test(task_table, concurrent_inserts_of_one_name_have_one_winner)
 	cr_assert_eq(task_table_count(r.tt), 200);
 	pthread_mutex_destroy(&r.mu);
 	task_table_free(r.tt);
+}
+
+/* Workers read t->name without a lock (log lines): a rename must never
+ * free a name someone may still be reading. */
+Test(task_table, a_name_read_before_a_rename_stays_readable)
+{
+	struct task_table *tt = task_table_new();
+	struct task *t = add(tt, "before");
+	const char *old = t->name;
+
+	cr_assert_eq(task_table_rename(tt, t, "after", NULL, NULL), 0);
+	cr_assert_str_eq(t->name, "after");
+	cr_assert_str_eq(old, "before", "the old name was freed under its reader");
+	cr_assert_eq(task_table_rename(tt, t, "again", NULL, NULL), 0);
+	cr_assert_str_eq(old, "before");
+	task_table_free(tt);
+}
+
+struct name_reader {
+	struct task *t;
+	atomic_bool stop;
+	atomic_long reads;
+};
+
+static void *read_names(void *arg)
+{
+	struct name_reader *r = arg;
+	char buf[64];
+
+	while (!atomic_load(&r->stop)) {
+		/* as a log line does: no lock */
+		snprintf(buf, sizeof(buf), "task %s: polling", r->t->name);
+		cr_assert(!strcmp(buf, "task a: polling") || !strcmp(buf, "task b: polling"),
+			  "%s", buf);
+		r->reads++;
+	}
+	return NULL;
+}
+
+Test(task_table, renames_race_unlocked_readers_safely)
+{
+	struct task_table *tt = task_table_new();
+	struct name_reader r = { .t = add(tt, "a") };
+	pthread_t th;
+
+	cr_assert_eq(pthread_create(&th, NULL, read_names, &r), 0);
+	for (int i = 0; i < 2000 || atomic_load(&r.reads) < 1000; i++)
+		cr_assert_eq(task_table_rename(tt, r.t, i % 2 ? "a" : "b", NULL, NULL), 0);
+	atomic_store(&r.stop, true);
+	pthread_join(th, NULL);
+	cr_assert_gt(r.reads, 0);
+	task_table_free(tt);
 }
