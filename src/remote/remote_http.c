@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "http_headers.h"
 #include "log.h"
 #include "video_object.h"
 
@@ -34,7 +35,6 @@
 #define MAX_REDIRECTS 5L
 #define OBJECT_BODY_MAX (4u << 20)  /* create/get answers: small JSON */
 #define CONTENT_JSON_MAX (64u << 10) /* JSON or error pages from /content */
-#define RETRY_AFTER_MAX_MS (24L * 3600 * 1000)
 
 struct thread_handle;
 
@@ -61,20 +61,6 @@ struct thread_handle {
 	struct thread_handle *prev, *next;
 };
 
-/* What the headers of the final answer said. Reset at every status line,
- * so a redirect's or a "100 Continue"'s headers never leak into it. */
-struct answer {
-	int status;
-	char status_text[48];
-	char content_type[256];
-	int64_t content_length;     /* -1 when absent */
-	bool has_range;
-	int64_t range_start, range_end, range_total; /* total -1 for '*' */
-	long retry_after_ms;        /* Retry-After */
-	long retry_after_ms_exact;  /* retry-after-ms */
-	long poll_after_ms;         /* openai-poll-after-ms */
-};
-
 struct buffer {
 	char *data;
 	size_t len;
@@ -86,7 +72,9 @@ struct exchange {
 	struct http_remote *hr;
 	CURL *curl;
 	struct curl_slist *headers;
-	struct answer ans;
+	/* The final answer's headers: the parser starts over at every
+	 * status line, so a redirect's or a "100 Continue"'s never leak. */
+	struct http_header_parser hdr;
 	struct buffer body;
 	char errbuf[CURL_ERROR_SIZE];
 	CURLcode rc;
@@ -103,16 +91,6 @@ static void global_init(void)
 }
 
 /* ---- small helpers ---- */
-
-static void answer_reset(struct answer *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->content_length = -1;
-	a->range_total = -1;
-	a->retry_after_ms = -1;
-	a->retry_after_ms_exact = -1;
-	a->poll_after_ms = -1;
-}
 
 static int buffer_append(struct buffer *b, const char *data, size_t len)
 {
@@ -187,157 +165,15 @@ static void format_seconds(char *out, size_t len, long ms)
 		snprintf(out, len, "%.1f s", ms / 1000.0);
 }
 
-/* ---- header parsing ---- */
-
-static long parse_ms(const char *v, double scale)
-{
-	char *end;
-	errno = 0;
-	double d = strtod(v, &end);
-	if (end == v || errno || d != d || d < 0)
-		return -1;
-	while (*end == ' ' || *end == '\t')
-		end++;
-	if (*end)
-		return -1;
-	d *= scale;
-	return d > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (long)d;
-}
-
-static long parse_retry_after(const char *v)
-{
-	long ms = parse_ms(v, 1000.0);
-	if (ms >= 0)
-		return ms;
-	time_t when = curl_getdate(v, NULL);
-	if (when == (time_t)-1)
-		return -1;
-	time_t now = time(NULL);
-	if (when <= now)
-		return 0;
-	double d = difftime(when, now) * 1000.0;
-	return d > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (long)d;
-}
-
-static bool parse_int64(const char **s, int64_t *out)
-{
-	char *end;
-	if (**s < '0' || **s > '9')
-		return false;
-	errno = 0;
-	long long v = strtoll(*s, &end, 10);
-	if (errno || v < 0)
-		return false;
-	*out = v;
-	*s = end;
-	return true;
-}
-
-/* "bytes START-END/TOTAL", the total may be "*" */
-static void parse_content_range(struct answer *a, const char *v)
-{
-	if (!has_prefix_nocase(v, "bytes"))
-		return;
-	v += 5;
-	while (*v == ' ' || *v == '=')
-		v++;
-	int64_t start, end, total = -1;
-	if (!parse_int64(&v, &start) || *v++ != '-' ||
-	    !parse_int64(&v, &end) || *v++ != '/')
-		return;
-	if (*v != '*' && !parse_int64(&v, &total))
-		return;
-	if (end < start || (total >= 0 && end >= total))
-		return;
-	a->has_range = true;
-	a->range_start = start;
-	a->range_end = end;
-	a->range_total = total;
-}
-
-static void parse_status_line(struct answer *a, const char *line, size_t len)
-{
-	answer_reset(a);
-	const char *p = memchr(line, ' ', len);
-	if (!p)
-		return;
-	a->status = atoi(p + 1);
-	p = memchr(p + 1, ' ', len - (size_t)(p + 1 - line));
-	if (!p)
-		return;
-	p++;
-	size_t n = len - (size_t)(p - line);
-	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
-		n--;
-	if (n >= sizeof(a->status_text))
-		n = sizeof(a->status_text) - 1;
-	memcpy(a->status_text, p, n);
-	a->status_text[n] = '\0';
-}
-
 static size_t on_header(char *data, size_t size, size_t nitems, void *userp)
 {
-	struct answer *a = userp;
 	size_t len = size * nitems;
 
-	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-		parse_status_line(a, data, len);
-		return len;
-	}
-	const char *colon = memchr(data, ':', len);
-	if (!colon)
-		return len;
-	char name[64], value[256];
-	size_t nlen = (size_t)(colon - data);
-	if (nlen == 0 || nlen >= sizeof(name))
-		return len;
-	memcpy(name, data, nlen);
-	name[nlen] = '\0';
-	const char *v = colon + 1;
-	size_t vlen = len - nlen - 1;
-	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vlen--;
-	}
-	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
-			    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
-	if (vlen >= sizeof(value))
-		vlen = sizeof(value) - 1;
-	memcpy(value, v, vlen);
-	value[vlen] = '\0';
-
-	if (!strcasecmp(name, "Content-Type")) {
-		snprintf(a->content_type, sizeof(a->content_type), "%s", value);
-	} else if (!strcasecmp(name, "Content-Length")) {
-		const char *p = value;
-		int64_t n;
-		if (parse_int64(&p, &n) && *p == '\0')
-			a->content_length = n;
-	} else if (!strcasecmp(name, "Content-Range")) {
-		parse_content_range(a, value);
-	} else if (!strcasecmp(name, "Retry-After")) {
-		a->retry_after_ms = parse_retry_after(value);
-	} else if (!strcasecmp(name, "retry-after-ms")) {
-		a->retry_after_ms_exact = parse_ms(value, 1.0);
-	} else if (!strcasecmp(name, "openai-poll-after-ms")) {
-		a->poll_after_ms = parse_ms(value, 1.0);
-	}
+	http_header_parser_line(userp, data, len, time(NULL));
 	return len;
 }
 
-/* retry-after-ms is the precise form of Retry-After and wins over it; a
- * poll hint can only lengthen the wait. */
-static long answer_retry_after(const struct answer *a)
-{
-	long ms = a->retry_after_ms_exact >= 0 ? a->retry_after_ms_exact
-					       : a->retry_after_ms;
-	if (a->poll_after_ms > ms)
-		ms = a->poll_after_ms;
-	return ms;
-}
-
-static const char *status_text(const struct answer *a)
+static const char *status_text(const struct http_answer *a)
 {
 	if (a->status_text[0])
 		return a->status_text;
@@ -362,23 +198,23 @@ static const char *status_text(const struct answer *a)
 	return "unexpected answer";
 }
 
-static bool content_type_is(const struct answer *a, const char *kind)
+static bool content_type_is(const struct http_answer *a, const char *kind)
 {
 	return strcasestr(a->content_type, kind) != NULL;
 }
 
-static bool is_json(const struct answer *a)
+static bool is_json(const struct http_answer *a)
 {
 	return content_type_is(a, "json");
 }
 
-static bool is_html(const struct answer *a)
+static bool is_html(const struct http_answer *a)
 {
 	return content_type_is(a, "text/html") ||
 	       content_type_is(a, "application/xhtml");
 }
 
-static bool is_text(const struct answer *a)
+static bool is_text(const struct http_answer *a)
 {
 	return has_prefix_nocase(a->content_type, "text/");
 }
@@ -551,7 +387,7 @@ static CURLcode exchange_setup(struct exchange *x, const char *url,
 			 hr->timeout_s : CONNECT_TIMEOUT_MAX_S;
 
 	curl_easy_reset(x->curl);
-	answer_reset(&x->ans);
+	http_header_parser_init(&x->hdr);
 	x->errbuf[0] = '\0';
 	x->rc = CURLE_OK;
 
@@ -568,7 +404,7 @@ static CURLcode exchange_setup(struct exchange *x, const char *url,
 	SETOPT(x, CURLOPT_USERAGENT, "veofs/" VEOFS_VERSION);
 	SETOPT(x, CURLOPT_ERRORBUFFER, x->errbuf);
 	SETOPT(x, CURLOPT_HEADERFUNCTION, on_header);
-	SETOPT(x, CURLOPT_HEADERDATA, &x->ans);
+	SETOPT(x, CURLOPT_HEADERDATA, &x->hdr.ans);
 	SETOPT(x, CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(x, CURLOPT_WRITEDATA, x);
 	SETOPT(x, CURLOPT_XFERINFOFUNCTION, abandon_when_stopping);
@@ -772,8 +608,8 @@ static void http_error_reason(struct exchange *x, const char *body,
 			      struct remote_result *res)
 {
 	char *msg = body && len ? api_error_message(body, len) : NULL;
-	set_reason(res, "HTTP %d: %s", x->ans.status,
-		   msg ? msg : fallback ? fallback : status_text(&x->ans));
+	set_reason(res, "HTTP %d: %s", x->hdr.ans.status,
+		   msg ? msg : fallback ? fallback : status_text(&x->hdr.ans));
 	free(msg);
 }
 
@@ -788,11 +624,11 @@ static void take_body(struct exchange *x, struct remote_result *res)
 static void fill_status(struct exchange *x, struct remote_result *res)
 {
 	long code = 0;
-	if (x->ans.status == 0 &&
+	if (x->hdr.ans.status == 0 &&
 	    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
-		x->ans.status = (int)code;
-	res->http_status = x->ans.status;
-	res->retry_after_ms = answer_retry_after(&x->ans);
+		x->hdr.ans.status = (int)code;
+	res->http_status = x->hdr.ans.status;
+	res->retry_after_ms = http_answer_wait_ms(&x->hdr.ans);
 }
 
 /* ---- create / get / remove ---- */
@@ -815,12 +651,12 @@ static int object_exchange(struct exchange *x, const char *method,
 		transport_reason(x, url, x->hr->timeout_s * 1000L, 0, res);
 		return -1;
 	}
-	if (x->ans.status >= 200 && x->ans.status < 300) {
+	if (x->hdr.ans.status >= 200 && x->hdr.ans.status < 300) {
 		take_body(x, res);
 		return 0;
 	}
 	http_error_reason(x, x->body.data, x->body.len, NULL, res);
-	res->retryable = status_retryable(x->ans.status);
+	res->retryable = status_retryable(x->hdr.ans.status);
 	take_body(x, res);
 	return -1;
 }
@@ -904,7 +740,7 @@ static bool create_not_received(struct exchange *x)
 	default:
 		return false;
 	}
-	if (x->ans.status != 0)
+	if (x->hdr.ans.status != 0)
 		return false;
 	long redirects = -1, request_bytes = -1;
 	curl_off_t sent = -1, total = -1;
@@ -1115,12 +951,12 @@ static void dl_reject(struct download *d, bool retryable, const char *fmt, ...)
  * over and had no body. */
 static void dl_decide(struct download *d, bool at_end)
 {
-	const struct answer *a = &d->x.ans;
+	const struct http_answer *a = &d->x.hdr.ans;
 
 	if (a->status == 0) {
 		long code = 0;
 		curl_easy_getinfo(d->x.curl, CURLINFO_RESPONSE_CODE, &code);
-		d->x.ans.status = (int)code;
+		d->x.hdr.ans.status = (int)code;
 	}
 	if (is_json(a)) {
 		d->mode = DL_JSON;
@@ -1143,27 +979,36 @@ static void dl_decide(struct download *d, bool at_end)
 		return;
 	}
 
+	if (a->length_conflict) {
+		dl_reject(d, true, "server sent conflicting Content-Length headers");
+		return;
+	}
+
 	int64_t total;
 	bool honoured;
 	if (a->status == 206) {
-		if (!a->has_range) {
+		if (a->range_conflict) {
+			dl_reject(d, true, "server sent conflicting Content-Range headers");
+			return;
+		}
+		if (!a->has_range || a->range.unsatisfied) {
 			dl_reject(d, true, "partial answer without a valid Content-Range");
 			return;
 		}
-		if (a->range_start > d->offset) {
+		if (a->range.start > d->offset) {
 			dl_reject(d, true, "server sent bytes from %lld, asked for %lld",
-				  (long long)a->range_start, (long long)d->offset);
+				  (long long)a->range.start, (long long)d->offset);
 			return;
 		}
-		d->expected = a->range_end - a->range_start + 1;
+		d->expected = a->range.end - a->range.start + 1;
 		if (a->content_length >= 0 && a->content_length != d->expected) {
 			dl_reject(d, true, "Content-Length %lld does not match Content-Range %lld-%lld",
 				  (long long)a->content_length,
-				  (long long)a->range_start, (long long)a->range_end);
+				  (long long)a->range.start, (long long)a->range.end);
 			return;
 		}
-		d->skip = d->offset - a->range_start;
-		total = a->range_total;
+		d->skip = d->offset - a->range.start;
+		total = a->range.total;
 		honoured = true;
 	} else {
 		d->expected = a->content_length;
@@ -1330,7 +1175,7 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 		return DL_FAILED;
 	}
 
-	int st = x->ans.status;
+	int st = x->hdr.ans.status;
 	if (d->mode == DL_STREAM) {
 		if (d->expected >= 0 && d->received != d->expected) {
 			set_reason(res, "body length mismatch: got %lld of %lld bytes",
@@ -1378,6 +1223,14 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 	}
 
 	/* DL_ERROR: a non-2xx answer that is not JSON */
+	const struct http_answer *a = &x->hdr.ans;
+	if (st == 416 && a->has_range && a->range.unsatisfied &&
+	    d->offset >= a->range.total) {
+		set_reason(res, "offset %lld is beyond the end of the video (%lld bytes)",
+			   (long long)d->offset, (long long)a->range.total);
+		res->retryable = false;
+		return DL_FAILED;
+	}
 	http_error_reason(x, NULL, 0, NULL, res);
 	res->retryable = content_error_retryable(st);
 	return DL_FAILED;
