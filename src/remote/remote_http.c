@@ -11,6 +11,7 @@
  * back at base_url's origin. */
 #include "remote.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -445,6 +446,35 @@ static void exchange_end(struct exchange *x)
 	buffer_free(&x->body);
 }
 
+/* The only texts of libcurl's that veofs reads: what it reports in no
+ * error code or getinfo. Everything else is decided by CURLcode and
+ * curl_easy_getinfo. Each entry is provoked against a local server in
+ * tests/unit/test_remote_http.c, so a libcurl that words one differently
+ * fails a test instead of quietly changing what veofs does. */
+enum curl_text {
+	/* Verbose text when a read holds bytes beyond Content-Length
+	 * (lib/transfer.c; lib/sendf.c since 8.x, same prefix). curl stops
+	 * at the declared length and keeps no count of the rest: neither
+	 * CURLINFO_SIZE_DOWNLOAD_T nor an error code shows it. */
+	CURL_TEXT_EXCESS,
+	/* The start of the error buffer for a certificate verification
+	 * failure; only dropped from the reason so that it does not say
+	 * "certificate problem" twice. Nothing is decided by it. */
+	CURL_TEXT_CERT_PROBLEM,
+};
+
+static const char *const curl_texts[] = {
+	[CURL_TEXT_EXCESS] = "Excess found",
+	[CURL_TEXT_CERT_PROBLEM] = "SSL certificate problem: ",
+};
+
+static bool curl_text_starts(const char *s, size_t len, enum curl_text which)
+{
+	size_t n = strlen(curl_texts[which]);
+
+	return len >= n && !strncasecmp(s, curl_texts[which], n);
+}
+
 static void host_of(const char *url, char *out, size_t len)
 {
 	CURLU *u = curl_url();
@@ -501,13 +531,94 @@ static void errno_phrase(long os_errno, const char *fallback,
 	}
 }
 
+/* The host of a URL is an IP address: nothing to resolve. */
+static bool host_is_address(const char *host)
+{
+	char plain[128];
+	unsigned char addr[16];
+	size_t n = strlen(host);
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		snprintf(plain, sizeof(plain), "%.*s", (int)(n - 2), host + 1);
+		return inet_pton(AF_INET6, plain, addr) == 1;
+	}
+	return inet_pton(AF_INET, host, addr) == 1;
+}
+
+/* The request went out on a connection (new or reused). */
+static bool exchange_connected(struct exchange *x)
+{
+	curl_off_t connect_us = 0, pretransfer_us = 0;
+	long request_bytes = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+	curl_easy_getinfo(x->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+	curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &request_bytes);
+	return connect_us > 0 || pretransfer_us > 0 || request_bytes > 0;
+}
+
+static bool answer_was_not_http(struct exchange *x)
+{
+	long code = 0, request_bytes = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &request_bytes);
+	return code == 0 && x->hdr.ans.status == 0 && request_bytes > 0;
+}
+
+/* Which of curl's clocks ran out (CURLE_OPERATION_TIMEDOUT), told by how
+ * far the transfer got: name lookup, connect, or the answer. After the
+ * request went out only two limits apply, the whole exchange's and the
+ * stall guard (CURLOPT_LOW_SPEED_*); curl checks the former first, so a
+ * timeout short of it was the stall guard. Times of redirected requests
+ * add up, so after a redirect the phase cannot be told. */
+static void timeout_reason(struct exchange *x, const char *url, long total_ms,
+			   long stall_s, struct remote_result *res)
+{
+	char host[128], secs[32];
+	curl_off_t lookup_us = 0, total_us = 0;
+	long redirects = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_NAMELOOKUP_TIME_T, &lookup_us);
+	curl_easy_getinfo(x->curl, CURLINFO_TOTAL_TIME_T, &total_us);
+	curl_easy_getinfo(x->curl, CURLINFO_REDIRECT_COUNT, &redirects);
+
+	if (redirects == 0 && !exchange_connected(x)) {
+		host_of(url, host, sizeof(host));
+		if (lookup_us == 0 && !host_is_address(host)) {
+			set_reason(res, "could not resolve host %s (timed out)", host);
+			return;
+		}
+		long limit_ms = 1000L * (x->hr->timeout_s < CONNECT_TIMEOUT_MAX_S ?
+					 x->hr->timeout_s : CONNECT_TIMEOUT_MAX_S);
+		if (limit_ms <= 0)
+			limit_ms = 1000;
+		if (total_ms > 0 && total_ms < limit_ms)
+			limit_ms = total_ms;
+		format_seconds(secs, sizeof(secs), limit_ms);
+		set_reason(res, "connection timed out after %s", secs);
+		return;
+	}
+	if (redirects == 0 && stall_s > 0 &&
+	    (total_ms <= 0 || total_us < (curl_off_t)total_ms * 1000)) {
+		set_reason(res, "no data received for %ld s", stall_s);
+		return;
+	}
+	if (total_ms > 0) {
+		format_seconds(secs, sizeof(secs), total_ms);
+		set_reason(res, "timed out after %s", secs);
+	} else {
+		set_reason(res, "timed out");
+	}
+}
+
 /* A short, human reason for a failed transfer. total_ms is the whole
  * exchange's limit (0: none), stall_s the stall guard (0: none). */
 static void transport_reason(struct exchange *x, const char *url,
 			     long total_ms, long stall_s,
 			     struct remote_result *res)
 {
-	char msg[CURL_ERROR_SIZE], host[128], secs[32];
+	char msg[CURL_ERROR_SIZE], host[128];
 	long os_errno = 0;
 
 	curl_message(x, msg, sizeof(msg));
@@ -529,28 +640,9 @@ static void transport_reason(struct exchange *x, const char *url,
 		else
 			set_reason(res, "%s", msg);
 		break;
-	case CURLE_OPERATION_TIMEDOUT: {
-		double connect_time = 0;
-		curl_easy_getinfo(x->curl, CURLINFO_CONNECT_TIME, &connect_time);
-		if (has_prefix_nocase(x->errbuf, "resolving timed out")) {
-			host_of(url, host, sizeof(host));
-			set_reason(res, "could not resolve host %s (timed out)", host);
-		} else if (strstr(x->errbuf, "too slow") && stall_s > 0) {
-			set_reason(res, "no data received for %ld s", stall_s);
-		} else if (connect_time <= 0 &&
-			   strcasestr(x->errbuf, "connect")) {
-			long s = x->hr->timeout_s < CONNECT_TIMEOUT_MAX_S ?
-				 x->hr->timeout_s : CONNECT_TIMEOUT_MAX_S;
-			set_reason(res, "connection timed out after %ld s",
-				   s > 0 ? s : 1);
-		} else if (total_ms > 0) {
-			format_seconds(secs, sizeof(secs), total_ms);
-			set_reason(res, "timed out after %s", secs);
-		} else {
-			set_reason(res, "timed out");
-		}
+	case CURLE_OPERATION_TIMEDOUT:
+		timeout_reason(x, url, total_ms, stall_s, res);
 		break;
-	}
 	case CURLE_SEND_ERROR:
 		errno_phrase(os_errno, "connection lost while sending",
 			     res->reason, sizeof(res->reason));
@@ -572,8 +664,10 @@ static void transport_reason(struct exchange *x, const char *url,
 		set_reason(res, "too many redirects");
 		break;
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		/* curl's word for an answer that is not HTTP at all */
-		if (strstr(x->errbuf, "HTTP/0.9")) {
+		/* Either a redirect to another scheme, which came with an HTTP
+		 * status, or an answer that is not HTTP at all (curl refuses
+		 * it as HTTP/0.9), which had none. */
+		if (answer_was_not_http(x)) {
 			set_reason(res, "malformed answer from server");
 			res->retryable = true;
 			return;
@@ -586,9 +680,9 @@ static void transport_reason(struct exchange *x, const char *url,
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
-		if (has_prefix_nocase(msg, "ssl certificate problem: "))
+		if (curl_text_starts(msg, strlen(msg), CURL_TEXT_CERT_PROBLEM))
 			set_reason(res, "TLS certificate problem: %s",
-				   msg + strlen("ssl certificate problem: "));
+				   msg + strlen(curl_texts[CURL_TEXT_CERT_PROBLEM]));
 		else
 			set_reason(res, "TLS certificate problem: %s", msg);
 		break;
@@ -1075,10 +1169,8 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size,
 		    void *userp)
 {
 	struct download *d = userp;
-	static const char excess[] = "Excess found";
 
-	if (type == CURLINFO_TEXT && size >= sizeof(excess) - 1 &&
-	    !strncasecmp(data, excess, sizeof(excess) - 1))
+	if (type == CURLINFO_TEXT && curl_text_starts(data, size, CURL_TEXT_EXCESS))
 		d->excess = true;
 	return 0;
 }
