@@ -50,6 +50,7 @@ struct body_src {
 	bool video;
 	bool counted;
 	char job_id[ID_MAX];
+	int clip;
 	int64_t video_bytes;
 	int64_t start;
 	int64_t len;
@@ -74,7 +75,8 @@ static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
 		b->counted = true;
 		count_locked(b->s, &b->s->count.downloads);
 	}
-	n = sim_video_read(b->job_id, b->video_bytes, b->start + pos, buf, n);
+	n = sim_clip_video_read(b->clip, b->job_id, b->video_bytes,
+				b->start + pos, buf, n);
 	return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
@@ -121,8 +123,9 @@ static void shape_body(struct sim *s, struct req *r, struct answer *a)
 	}
 }
 
-enum MHD_Result send_answer(struct sim *s, struct MHD_Connection *c,
-				   struct req *r, struct answer *a)
+static enum MHD_Result send_inner(struct sim *s, struct MHD_Connection *c,
+				  struct req *r, struct answer *a,
+				  const char *location)
 {
 	struct MHD_Response *resp;
 	struct body_src *b = NULL;
@@ -149,6 +152,7 @@ enum MHD_Result send_answer(struct sim *s, struct MHD_Connection *c,
 		a->body = NULL;
 		b->video = a->video;
 		snprintf(b->job_id, sizeof(b->job_id), "%s", a->job_id);
+		b->clip = a->clip;
 		b->video_bytes = s->opt.video_bytes;
 		b->start = a->start;
 		b->len = body_len;
@@ -197,10 +201,24 @@ enum MHD_Result send_answer(struct sim *s, struct MHD_Connection *c,
 		MHD_add_response_header(resp, "retry-after-ms", a->retry_after_ms);
 	if (a->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, a->allow);
+	if (location)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
 	ret = MHD_queue_response(c, a->status, resp);
 	MHD_destroy_response(resp);
 	snprintf(buf, sizeof(buf), "%u", a->status);
 	log_answer(s, r, buf);
+	return ret;
+}
+
+enum MHD_Result send_answer(struct sim *s, struct MHD_Connection *c,
+			    struct req *r, struct answer *a)
+{
+	char *location = a->location;
+	enum MHD_Result ret;
+
+	a->location = NULL;
+	ret = send_inner(s, c, r, a, location);
+	free(location);
 	return ret;
 }
 
@@ -244,4 +262,3 @@ bool fault_answer(struct req *r, struct answer *a)
 		return false;
 	}
 }
-

@@ -58,21 +58,7 @@ void do_poll(struct sim *s, struct req *r, struct answer *a)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (!j)
-		not_found(a, r->id);
-}
-
-void do_list(struct sim *s, struct answer *a)
-{
-	json_t *data = json_array();
-
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->n_jobs; i++)
-		if (!s->jobs[i]->deleted)
-			json_array_append_new(data, video_object(s, s->jobs[i],
-								 false, FK_NONE));
-	pthread_mutex_unlock(&s->lock);
-	answer_json(a, 200, json_pack("{s:s, s:o, s:b}", "object", "list",
-				      "data", data, "has_more", 0));
+		s->d->unknown(a, r->id);
 }
 
 void do_delete(struct sim *s, struct req *r, struct answer *a)
@@ -80,12 +66,19 @@ void do_delete(struct sim *s, struct req *r, struct answer *a)
 	struct job *j;
 	struct view v;
 
+	if (!s->d->has_delete) {
+		s->d->no_route(a, r->method, r->url);
+		return;
+	}
 	pthread_mutex_lock(&s->lock);
 	j = find_job(s, r->id);
 	if (j) {
 		job_view(s, j, &v);
 		/* A finished video is deleted; a running job is cancelled
-		 * and keeps answering polls, as "cancelled". */
+		 * and keeps answering polls, as failed with code
+		 * "cancelled". The answer is DeletedVideoResource
+		 * (openai-openapi.yaml): {id, object "video.deleted",
+		 * deleted true}. */
 		if (v.completed)
 			j->deleted = true;
 		else if (!v.failed)
@@ -93,7 +86,7 @@ void do_delete(struct sim *s, struct req *r, struct answer *a)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (!j) {
-		not_found(a, r->id);
+		s->d->unknown(a, r->id);
 		return;
 	}
 	answer_json(a, 200, json_pack("{s:s, s:s, s:b}", "id", r->id,
@@ -143,7 +136,7 @@ static int parse_range(const char *h, int64_t total, int64_t *start,
 }
 
 void answer_video(struct sim *s, struct MHD_Connection *c,
-			 const char *id, struct answer *a)
+		  const char *id, int clip, struct answer *a)
 {
 	const char *range;
 	int rc;
@@ -152,7 +145,8 @@ void answer_video(struct sim *s, struct MHD_Connection *c,
 	a->video = true;
 	a->content_type = "video/mp4";
 	snprintf(a->job_id, sizeof(a->job_id), "%s", id);
-	a->total = sim_video_size(id, s->opt.video_bytes);
+	a->clip = clip;
+	a->total = sim_clip_video_size(clip, id, s->opt.video_bytes);
 	a->start = 0;
 	a->count = a->total;
 	if (s->opt.no_range)
@@ -176,8 +170,9 @@ void answer_video(struct sim *s, struct MHD_Connection *c,
 }
 
 /* 1: completed, 0: not yet, -1: will never be (failed, cancelled),
- * -2: no such job. */
-int video_state(struct sim *s, const char *id)
+ * -2: no such job. *copy (when not NULL) gets a shallow copy of the job,
+ * whose strings live as long as the server. */
+int video_state(struct sim *s, const char *id, struct job *copy)
 {
 	struct job *j;
 	struct view v;
@@ -188,30 +183,39 @@ int video_state(struct sim *s, const char *id)
 	if (j)
 		job_view(s, j, &v);
 	state = !j ? -2 : v.completed ? 1 : v.failed ? -1 : 0;
+	if (j && copy)
+		*copy = *j;
 	pthread_mutex_unlock(&s->lock);
 	return state;
 }
 
+static void json_url(struct sim *s, const char *id, struct answer *a)
+{
+	char url[1200];
+
+	answer_json(a, 200, json_pack("{s:s}", "url",
+				      file_url(s, id, url, sizeof(url))));
+}
+
 void do_content(struct sim *s, struct MHD_Connection *c,
-		       struct req *r, struct answer *a)
+		struct req *r, struct answer *a)
 {
 	const char *variant = MHD_lookup_connection_value(c,
 					MHD_GET_ARGUMENT_KIND, "variant");
-	int state = video_state(s, r->id);
-	json_t *o;
+	struct job j;
+	int state;
 
+	if (s->d->content == CONTENT_NONE) {
+		s->d->no_route(a, r->method, r->url);
+		return;
+	}
+	state = video_state(s, r->id, &j);
 	if (state == -2) {
-		not_found(a, r->id);
+		s->d->unknown(a, r->id);
 		return;
 	}
-	if (state == 0) {
-		answer_error(a, 404, "invalid_request_error", "video_not_ready",
-			     NULL, "video is not ready yet");
-		return;
-	}
-	if (state < 0) {
-		answer_error(a, 404, "invalid_request_error", "video_unavailable",
-			     NULL, "video generation did not complete");
+	if (state <= 0) {
+		s->d->not_ready(a, &j, state);
 		return;
 	}
 	if (variant && strcmp(variant, "thumbnail") == 0) {
@@ -231,13 +235,19 @@ void do_content(struct sim *s, struct MHD_Connection *c,
 			     "variant '%.40s' is not available", variant);
 		return;
 	}
-	if (r->fault == FK_JSON_URL) {
-		char url[sizeof(s->root) + ID_MAX + 32];
-
-		snprintf(url, sizeof(url), "%s/_sim/files/%s.mp4", s->root, r->id);
-		o = json_pack("{s:s}", "url", url);
-		answer_json(a, 200, o);
+	if (r->fault == FK_JSON_URL || s->d->content == CONTENT_JSON_URL) {
+		json_url(s, r->id, a);
 		return;
 	}
-	answer_video(s, c, r->id, a);
+	if (s->d->content == CONTENT_REDIRECT) {
+		a->location = signed_url(s, r->id);
+		if (!a->location) {
+			answer_error(a, 500, "server_error", NULL, NULL,
+				     "out of memory");
+			return;
+		}
+		answer_text(a, 302, "text/plain", "Found\n");
+		return;
+	}
+	answer_video(s, c, r->id, j.clip, a);
 }

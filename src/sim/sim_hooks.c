@@ -27,6 +27,12 @@ void do_stats(struct sim *s, struct answer *a)
 		      "range_requests", (json_int_t)s->count.range_requests,
 		      "lists", (json_int_t)s->count.lists,
 		      "stalled", (json_int_t)s->stalled);
+	if (o) {
+		json_object_set_new(o, "signed_requests",
+				    json_integer(s->count.signed_requests));
+		json_object_set_new(o, "signed_refused",
+				    json_integer(s->count.signed_refused));
+	}
 	pthread_mutex_unlock(&s->lock);
 	answer_json(a, 200, o);
 }
@@ -66,6 +72,13 @@ void do_sim_job(struct sim *s, struct req *r, struct answer *a)
 			      "body_format", f->format ? f->format : "",
 			      "status", v.status,
 			      "progress", v.progress);
+		if (o) {
+			json_object_set_new(o, "duration", json_real(j->duration));
+			json_object_set_new(o, "clip_seconds",
+					    json_integer(sim_clip_seconds(j->clip)));
+			json_object_set_new(o, "clip_portrait",
+					    json_boolean(sim_clip_portrait(j->clip)));
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (!j)
@@ -77,7 +90,7 @@ void do_sim_job(struct sim *s, struct req *r, struct answer *a)
 void do_files_index(struct sim *s, struct answer *a)
 {
 	struct sbuf html = { 0 };
-	char line[256];
+	char line[3 * ID_MAX + ID_MAX + 96], enc[3 * ID_MAX];
 	int ok;
 
 	ok = sbuf_set(&html, "<!DOCTYPE html>\n<html><head><title>Index of /_sim/files/"
@@ -92,8 +105,9 @@ void do_files_index(struct sim *s, struct answer *a)
 		job_view(s, j, &v);
 		if (!v.completed)
 			continue;
+		url_encode(j->id, enc, sizeof(enc));
 		snprintf(line, sizeof(line), "<a href=\"%s.mp4\">%s.mp4</a> %" PRId64 "\n",
-			 j->id, j->id, sim_video_size(j->id, s->opt.video_bytes));
+			 enc, j->id, sim_clip_video_size(j->clip, j->id, s->opt.video_bytes));
 		ok = sbuf_append(&html, line, strlen(line), BODY_MAX) == 0;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -113,10 +127,12 @@ void do_files_index(struct sim *s, struct answer *a)
 void do_file(struct sim *s, struct MHD_Connection *c, struct req *r,
 		    struct answer *a)
 {
-	if (video_state(s, r->id) != 1)
+	struct job j;
+
+	if (video_state(s, r->id, &j) != 1)
 		answer_text(a, 404, "text/plain", "not found\n");
 	else
-		answer_video(s, c, r->id, a);
+		answer_video(s, c, r->id, j.clip, a);
 }
 
 void do_faults_list(struct sim *s, struct answer *a)

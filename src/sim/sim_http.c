@@ -23,7 +23,7 @@ void sim_options_init(struct sim_options *o)
 static enum route route_v1(struct req *r, const char *path, const char *method)
 {
 	bool get = method_is(method, "GET") || method_is(method, "HEAD");
-	const char *slash;
+	size_t len;
 
 	if (*path == '\0' || strcmp(path, "/") == 0) {
 		if (method_is(method, "POST"))
@@ -33,18 +33,19 @@ static enum route route_v1(struct req *r, const char *path, const char *method)
 	if (*path != '/')
 		return R_NOT_FOUND;
 	path++;
-	slash = strchr(path, '/');
-	if (!slash) {
-		if (!copy_id(r->id, path, strlen(path)))
+	/* Ids may hold '/' (litellm's base64, sent as %2F and decoded by
+	 * the server), so only a trailing "/content" names the download. */
+	len = strlen(path);
+	if (len > 8 && strcmp(path + len - 8, "/content") == 0) {
+		if (!copy_id(r->id, path, len - 8))
 			return R_NOT_FOUND;
-		if (get)
-			return R_POLL;
-		return method_is(method, "DELETE") ? R_DELETE : R_BAD_METHOD;
+		return get ? R_CONTENT : R_BAD_METHOD;
 	}
-	if (strcmp(slash, "/content") != 0 ||
-	    !copy_id(r->id, path, slash - path))
+	if (!copy_id(r->id, path, len))
 		return R_NOT_FOUND;
-	return get ? R_CONTENT : R_BAD_METHOD;
+	if (get)
+		return R_POLL;
+	return method_is(method, "DELETE") ? R_DELETE : R_BAD_METHOD;
 }
 
 static enum route route_sim(struct req *r, const char *path, const char *method)
@@ -152,7 +153,7 @@ static void route_answer(struct sim *s, struct MHD_Connection *c,
 {
 	switch (r->route) {
 	case R_CREATE: do_create(s, r, a); break;
-	case R_LIST: do_list(s, a); break;
+	case R_LIST: do_list(s, c, a); break;
 	case R_POLL: do_poll(s, r, a); break;
 	case R_CONTENT: do_content(s, c, r, a); break;
 	case R_DELETE: do_delete(s, r, a); break;
@@ -171,6 +172,7 @@ static void route_answer(struct sim *s, struct MHD_Connection *c,
 			     "method %s is not allowed here", r->method);
 		a->allow = "GET, HEAD, POST, DELETE";
 		break;
+	case R_SIGNED:	/* only on the second listener (sim_signed.c) */
 	case R_NOT_FOUND:
 		answer_error(a, 404, "invalid_request_error", "unknown_url", NULL,
 			     "unknown URL %s", r->url);
@@ -285,6 +287,8 @@ static int sim_init(struct sim *s, const struct sim_options *o)
 	pthread_condattr_destroy(&attr);
 	if (getrandom(&s->id_seed, sizeof(s->id_seed), 0) != sizeof(s->id_seed))
 		s->id_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	s->sign_key = splitmix64(s->id_seed ^ 0x5349474eULL);
+	s->d = dialect_find(s->opt.dialect);
 	for (int i = 0; i < s->opt.n_faults; i++)
 		if (add_fault_locked(s, &s->opt.faults[i]) < 0)
 			return -1;
@@ -302,6 +306,23 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 
 	if (!s) {
 		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (o && o->dialect && !sim_dialect_valid(o->dialect)) {
+		set_err(err, errlen, "unknown dialect '%.60s' (%s)", o->dialect,
+			sim_dialect_list());
+		free(s);
+		return NULL;
+	}
+	if (o && o->url_field && !sim_url_field_valid(o->url_field)) {
+		set_err(err, errlen, "unknown url field '%.60s' (%s)", o->url_field,
+			sim_url_field_list());
+		free(s);
+		return NULL;
+	}
+	if (o && (o->jitter_pct < 0 || o->jitter_pct > 100)) {
+		set_err(err, errlen, "jitter %d%% is not from 0 to 100", o->jitter_pct);
+		free(s);
 		return NULL;
 	}
 	if (sim_init(s, o) < 0) {
@@ -338,6 +359,11 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 	s->port = info ? info->port : s->opt.port;
 	snprintf(s->root, sizeof(s->root), strchr(host, ':') ?
 		 "http://[%s]:%d" : "http://%s:%d", host, s->port);
+	if (s->d->content == CONTENT_REDIRECT && signed_start(s, err, errlen) < 0) {
+		MHD_stop_daemon(s->daemon);
+		sim_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -360,5 +386,6 @@ void sim_stop(struct sim *s)
 	pthread_cond_broadcast(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	MHD_stop_daemon(s->daemon);
+	signed_stop(s);
 	sim_free(s);
 }

@@ -20,7 +20,7 @@
 #include <strings.h>
 #include <time.h>
 
-#define ID_MAX 48
+#define ID_MAX 320		/* litellm's base64 ids run to 260 */
 #define FIELD_MAX (1 << 20)		/* one form field */
 #define BODY_MAX (64 << 20)		/* one request body */
 #define PROMPT_MAX 32000
@@ -76,6 +76,10 @@ struct job {
 	bool cancelled;
 	bool deleted;
 	int progress;		/* the highest progress shown so far */
+	int clip;		/* sim_clip_pick() of its seconds and size */
+	double duration;	/* sim_job_duration() of its id */
+	unsigned long seq;	/* 0 for the first job, 1 for the next... */
+	int url_field;		/* url-in-status: index into url_fields */
 };
 
 struct live_fault {
@@ -87,6 +91,7 @@ struct live_fault {
 struct counters {
 	long creates, create_requests, polls, downloads, content_requests;
 	long deletes, faults_applied, file_requests, range_requests, lists;
+	long signed_requests, signed_refused;
 };
 
 struct sim {
@@ -107,6 +112,12 @@ struct sim {
 	size_t n_jobs, cap_jobs;
 	struct counters count;
 	uint64_t id_seed, id_counter;
+	const struct dialect *d;
+
+	/* The redirect dialect's second listener, for signed URLs. */
+	struct MHD_Daemon *signed_daemon;
+	char signed_root[128];
+	uint64_t sign_key;
 };
 
 enum route {
@@ -114,6 +125,7 @@ enum route {
 	R_CREATE, R_LIST, R_POLL, R_CONTENT, R_DELETE,
 	R_STATS, R_SIM_JOB, R_FILES_INDEX, R_FILE,
 	R_FAULTS_LIST, R_FAULTS_ADD, R_FAULTS_CLEAR,
+	R_SIGNED,		/* the redirect dialect's second listener */
 };
 
 struct req {
@@ -144,6 +156,7 @@ struct answer {
 	bool is_json;
 	bool video;
 	char job_id[ID_MAX];
+	int clip;
 	int64_t start, count, total;
 	bool partial;		/* 206 */
 	bool ranges;		/* advertise Accept-Ranges */
@@ -151,6 +164,7 @@ struct answer {
 	const char *retry_after;
 	const char *retry_after_ms;
 	const char *allow;
+	char *location;		/* owned; a redirect's Location */
 };
 
 
@@ -222,11 +236,10 @@ bool fault_answer(struct req *r, struct answer *a);
 void do_create(struct sim *s, struct req *r, struct answer *a);
 void not_found(struct answer *a, const char *id);
 void do_poll(struct sim *s, struct req *r, struct answer *a);
-void do_list(struct sim *s, struct answer *a);
 void do_delete(struct sim *s, struct req *r, struct answer *a);
 void answer_video(struct sim *s, struct MHD_Connection *c,
-			 const char *id, struct answer *a);
-int video_state(struct sim *s, const char *id);
+		  const char *id, int clip, struct answer *a);
+int video_state(struct sim *s, const char *id, struct job *copy);
 void do_content(struct sim *s, struct MHD_Connection *c,
 		       struct req *r, struct answer *a);
 
@@ -239,5 +252,51 @@ void do_file(struct sim *s, struct MHD_Connection *c, struct req *r,
 void do_faults_list(struct sim *s, struct answer *a);
 void do_faults_add(struct sim *s, struct req *r, struct answer *a);
 
+
+/* sim_dialects.c: how each gateway shapes what the API answers. */
+enum content_mode {
+	CONTENT_BYTES,		/* the MP4 itself */
+	CONTENT_REDIRECT,	/* 302 to a signed URL on the second listener */
+	CONTENT_JSON_URL,	/* 200 {"url": ...} */
+	CONTENT_NONE,		/* no such route: 404 */
+};
+
+enum id_style { IDS_VIDEO_UUID, IDS_NEWAPI, IDS_TASK, IDS_LITELLM };
+
+struct dialect {
+	const char *name;
+	enum id_style ids;
+	enum content_mode content;
+	bool has_delete;	/* DELETE /videos/ID exists */
+	bool has_list;		/* GET /videos exists */
+	bool coarse;		/* progress always 0, 50, 100 */
+	/* The status object; fresh: the create's own answer. */
+	json_t *(*object)(struct sim *s, struct job *j, const struct view *v,
+			  bool fresh, enum fault_kind fault);
+	/* Unknown id on poll, delete or content. */
+	void (*unknown)(struct answer *a, const char *id);
+	/* /content before the job completed (state 0) or after it failed
+	 * (state -1). */
+	void (*not_ready)(struct answer *a, struct job *j, int state);
+	/* A route the gateway does not have. */
+	void (*no_route)(struct answer *a, const char *method, const char *url);
+};
+
+const struct dialect *dialect_find(const char *name);
+/* The URL of id's video under ROOT/_sim/files/; buf holds it. */
+const char *file_url(struct sim *s, const char *id, char *buf, size_t len);
+/* id percent-encoded for a URL path. */
+void url_encode(const char *id, char *buf, size_t len);
+/* The reason a failed job gives, or NULL for none. */
+const char *failure_reason(const struct job *j);
+
+/* sim_list.c */
+void do_list(struct sim *s, struct MHD_Connection *c, struct answer *a);
+
+/* sim_signed.c: the redirect dialect's second listener. */
+int signed_start(struct sim *s, char *err, size_t errlen);
+void signed_stop(struct sim *s);
+/* A signed URL for id valid for an hour; NULL when out of memory. */
+char *signed_url(struct sim *s, const char *id);
 
 #endif

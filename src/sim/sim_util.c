@@ -94,7 +94,8 @@ bool blank(const char *s)
 	return true;
 }
 
-/* Ids are ours ("video_" + hex and dashes), so anything else is unknown;
+/* Ids are ours ("video_" or "task_" with letters, digits and dashes, or
+ * litellm's base64 with '+', '/' and '='), so anything else is unknown;
  * checking the charset keeps URLs and HTML built from ids clean. */
 bool copy_id(char *dst, const char *src, size_t len)
 {
@@ -103,7 +104,8 @@ bool copy_id(char *dst, const char *src, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		char c = src[i];
 
-		if (!(c == '_' || c == '-' || (c >= '0' && c <= '9') ||
+		if (!(c == '_' || c == '-' || c == '+' || c == '/' || c == '=' ||
+		      (c >= '0' && c <= '9') ||
 		      (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
 			return false;
 	}
