@@ -3,11 +3,12 @@
  * {object "list", data [VideoResource...], first_id, last_id, has_more},
  * with the query parameters after (the id to continue after), limit
  * (0..100) and order (asc or desc by creation time). The spec gives no
- * defaults; these are OpenAI's list defaults elsewhere: limit 20, desc.
+ * defaults: without limit every job is listed (as the simulator always
+ * did; tests count jobs this way), order is desc.
  * A dialect without the route answers as that gateway does. */
 #include "sim_internal.h"
 
-#define LIST_DEFAULT_LIMIT 20
+#define LIST_ALL (-2)
 #define LIST_MAX_LIMIT 100
 
 /* -1 when the value is not a whole number from 0 to 100. */
@@ -17,7 +18,7 @@ static long parse_limit(const char *v)
 	long n;
 
 	if (!v)
-		return LIST_DEFAULT_LIMIT;
+		return LIST_ALL;
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno || end == v || *end != '\0' || n < 0 || n > LIST_MAX_LIMIT)
@@ -41,7 +42,7 @@ void do_list(struct sim *s, struct MHD_Connection *c, struct answer *a)
 		s->d->no_route(a, "GET", "/v1/videos");
 		return;
 	}
-	if (limit < 0) {
+	if (limit == -1) {
 		answer_error(a, 400, "invalid_request_error", NULL, "limit",
 			     "limit must be a whole number from 0 to %d",
 			     LIST_MAX_LIMIT);
