@@ -23,7 +23,9 @@
 
 #define DEFAULT_BASE_URL "https://api.applerouter.ai/v1"
 #define DEFAULT_MODEL "veo-3.1"
-#define DEFAULT_SIZE "16x9"
+/* Both OpenAI's spec (720x1280, 1280x720, 1024x1792, 1792x1024) and the
+ * Veo provider's page accept it; "16x9" is the provider's own spelling. */
+#define DEFAULT_SIZE "1280x720"
 #define MODEL_NAME_MAX 128
 #define KEY_FILE_MAX 4096
 

@@ -431,6 +431,7 @@ void video_object_free(struct video_object *v)
 	free(v->error);
 	free(v->model);
 	free(v->status_word);
+	free(v->status_text);
 	free(v->video_url);
 	memset(v, 0, sizeof(*v));
 	v->progress = -1;
@@ -460,6 +461,7 @@ int video_object_parse(const char *json, size_t len, struct video_object *out,
 	if (json_is_string(v)) {
 		out->has_state = video_status_normalize(json_string_value(v),
 							&out->state, &status_reason);
+		out->status_text = sanitized_copy(json_string_value(v));
 		if (!out->has_state)
 			out->status_word = sanitized_copy(json_string_value(v));
 	}

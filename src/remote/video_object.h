@@ -35,7 +35,8 @@ struct video_object {
 	char *id;          /* "id", else "task_id"; NULL if neither */
 	bool has_state;
 	enum video_status state;
-	char *status_word; /* a status spelling we do not know, as it came */
+	char *status_text; /* the status as it came (cleaned); NULL if none */
+	char *status_word; /* the same, only when it is a spelling we do not know */
 	char *video_url;   /* a link to the finished video, where the object
 			      names one (see video_link in video_object.c) */
 	int progress;      /* 0..100, -1 when absent */

@@ -153,7 +153,7 @@ Test(config, defaults)
 	cr_assert_eq(c.timeout, 60);
 	cr_assert_str_eq(c.model, "veo-3.1");
 	cr_assert_eq(c.seconds, 8);
-	cr_assert_str_eq(c.size, "16x9");
+	cr_assert_str_eq(c.size, "1280x720");
 	cr_assert_eq(c.watermark, false);
 	cr_assert_eq(c.poll_interval, 5);
 	cr_assert_eq(c.poll_max_interval, 60);
