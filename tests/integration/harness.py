@@ -670,9 +670,14 @@ class VeofsTestCase(unittest.TestCase):
         return wait_until(done, timeout, "task %s to complete" % name)
 
     def wait_video(self, m, name, timeout=90):
+        """Wait until the whole video is saved: 'completed' shows as soon as
+        video.mp4 can be read (its size known), and the download may still
+        be filling it in; its last event line comes once it is whole."""
         self.wait_completed(m, name, timeout)
         wait_until(lambda: os.path.exists(m.path(name, "video.mp4")), 30,
                    "%s/video.mp4 to appear" % name)
+        wait_until(lambda: re.search(r"video\.\w+ saved", read_text(m.path(name, "events"))),
+                   timeout, "%s's whole video to be saved" % name)
         return m.path(name, "video.mp4")
 
     def wait_submitted(self, m, name, timeout=60):
