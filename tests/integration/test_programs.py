@@ -7,6 +7,7 @@ into new/; inotifywait watching new/; and the refusals a shell hides.
 A program that is not installed skips its test with a message (CI installs
 them all: contrib/install-deps.sh)."""
 
+import errno
 import os
 import shutil
 import socket
@@ -222,6 +223,155 @@ class SambaTest(ProgramsCase):
         rc, out = self.smbclient(port, conf, "get piano/ctl %s" % got)
         self.assertEqual(rc, 0, "smbclient get exited %d:\n%s" % (rc, out))
         self.assertIn("not now: the task is already failed", read_text(got))
+
+
+BROKEN = "---\nflavour: mint\n---\na piano\n"
+
+
+class EditorTest(ProgramsCase):
+    """Editors' own saves into new/ finish without an error and make the
+    task once: Emacs (backup by rename, write, chmod by path, a lock
+    symlink) and vim."""
+
+    def emacs(self, path, text):
+        need("emacs")
+        # Emacs makes no backups under temporary-file-directory (/tmp), where
+        # the test mounts: make them as in a home directory, so the save is
+        # the default one (backup by rename, write, chmod by path).
+        lisp = ('(progn (setq backup-enable-predicate (lambda (_name) t))'
+                ' (find-file "%s") (erase-buffer) (insert "%s") (save-buffer)'
+                ' (kill-buffer))' % (path, text.replace("\\", "\\\\").replace('"', '\\"')))
+        return self.tool(["emacs", "--batch", "-Q", "--eval", lisp], timeout=120)
+
+    def check_saved(self, m, sim, name, text, rc, out, creates):
+        self.assertEqual(rc, 0, "the save failed (%d):\n%s" % (rc, out))
+        self.assertNotIn("file-missing", out)
+        self.assertNotIn("rror", out)
+        self.wait_submitted(m, name)
+        self.assertEqual(read_text(m.path(name, "prompt")).strip(), text)
+        self.assertEqual(sim.stats()["creates"], creates, "the task was not made once")
+        self.assertNotIn(name + ".prompt", os.listdir(m.path("new")))
+        self.assertNotIn(name + ".error", os.listdir(m.path("new")))
+
+    def test_emacs_saves_a_fixed_prompt_and_a_new_one(self):
+        sim, m = self.sim_and_mount()
+        self.assertErrno(errno.EINVAL, write_file, m.path("new", "piano.prompt"),
+                         BROKEN)
+        rc, out = self.emacs(m.path("new", "piano.prompt"), "a piano, fixed\n")
+        self.check_saved(m, sim, "piano", "a piano, fixed", rc, out, 1)
+        self.assertFalse([n for n in os.listdir(m.path("new")) if n.startswith(".#")],
+                         "Emacs left its lock behind")
+        rc, out = self.emacs(m.path("new", "fresh.prompt"), "a fresh piano\n")
+        self.check_saved(m, sim, "fresh", "a fresh piano", rc, out, 2)
+        # The name that became a task stays out of listings; writing it
+        # again is refused as for any existing task.
+        self.assertErrno(errno.EEXIST, write_file, m.path("new", "fresh.prompt"),
+                         "again\n")
+
+    def test_vim_saves_a_fixed_prompt_and_a_new_one(self):
+        need("vim")
+        sim, m = self.sim_and_mount()
+        self.assertErrno(errno.EINVAL, write_file, m.path("new", "organ.prompt"),
+                         BROKEN)
+        for name, text, creates in (("organ", "an organ, fixed", 1),
+                                    ("harp", "a new harp", 2)):
+            rc, out = self.tool(["vim", "-u", "NONE", "-N", "-es", "-c", "%d",
+                                 "-c", "call setline(1, '%s')" % text, "-c", "wq",
+                                 m.path("new", name + ".prompt")], timeout=120)
+            self.check_saved(m, sim, name, text, rc, out, creates)
+
+
+class WatcherTest(ProgramsCase):
+    """What inotify watchers see of veofs's own changes. FUSE lets a server
+    delete a name the kernel holds (fuse_lowlevel_notify_delete): a watch
+    on that file gets IN_DELETE_SELF. It cannot make IN_CREATE, IN_MODIFY
+    or, on current kernels, IN_DELETE for a watch on the directory; scripts
+    poll (the README shows how)."""
+
+    def watch(self, path):
+        """inotifywait -m on path; returns the list its events go to."""
+        need("inotifywait")
+        lines = []
+        proc = subprocess.Popen(["inotifywait", "-m", "--format", "%e %f", path],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self.env)
+
+        def stop():
+            proc.terminate()
+            proc.wait(timeout=harness.bound(20))
+        self.addCleanup(stop)
+        ready = threading.Event()
+
+        def read(stream, into):
+            for line in stream:
+                if "Watches established" in line:
+                    ready.set()
+                into.append(line.strip())
+        threading.Thread(target=read, args=(proc.stdout, lines), daemon=True).start()
+        threading.Thread(target=read, args=(proc.stderr, []), daemon=True).start()
+        self.assertTrue(ready.wait(harness.bound(20)), "inotifywait did not start")
+        return lines
+
+    def test_a_watched_prompt_sees_itself_go_when_it_becomes_a_task(self):
+        sim, m = self.sim_and_mount()
+        path = m.path("new", "watched.prompt")
+        self.assertErrno(errno.EINVAL, write_file, path, BROKEN)
+        seen = self.watch(path)
+        rc, out = self.tool(["sh", "-c", 'printf "a watched piano\\n" > "$1"', "sh", path])
+        self.assertEqual(rc, 0, out)
+        self.wait_submitted(m, "watched")
+        wait_until(lambda: any(e.startswith("DELETE_SELF") for e in seen), 20,
+                   "inotifywait to see new/watched.prompt go (saw %r)" % seen)
+
+    def test_a_watched_error_file_sees_itself_go_on_retry(self):
+        sim, m = self.sim_and_mount()
+        sim.add_fault("create=fail-error-objectx1")
+        self.submit(m, "broken", "a broken piano")
+        self.wait_state(m, "broken", "failed")
+        seen = self.watch(m.path("broken", "error"))
+        write_file(m.path("broken", "ctl"), "retry\n")
+        wait_until(lambda: any(e.startswith("DELETE_SELF") for e in seen), 20,
+                   "inotifywait to see broken/error go (saw %r)" % seen)
+        self.wait_completed(m, "broken")
+
+
+class ShellRefusalTest(ProgramsCase):
+    """bash ignores close() errors of a redirection: a refused prompt written
+    with echo > exits 0. What a script can check instead, and the log."""
+
+    def refusals(self, m, name):
+        return [line for line in m.log_text().splitlines()
+                if "new/%s.prompt refused" % name in line and "info" in line]
+
+    def test_what_a_script_can_check(self):
+        need("bash")
+        sim, m = self.sim_and_mount()
+        rc, out = self.tool(["bash", "-c", 'echo "" > "$1"', "bash",
+                             m.path("new", "blank.prompt")])
+        self.assertEqual(rc, 0, "bash now reports close() errors: update the docs")
+        self.assertTrue(os.path.exists(m.path("new", "blank.error")))
+        self.assertFalse(os.path.exists(m.path("blank")))
+        # A writer that checks close says so.
+        src = os.path.join(self.tmp, "broken.prompt")
+        with open(src, "w") as f:
+            f.write(BROKEN)
+        rc, out = self.tool(["cp", src, m.path("new", "copied.prompt")])
+        self.assertNotEqual(rc, 0, "cp of a refused prompt exited 0")
+        self.assertIn("flavour", read_text(m.path("new", "copied.error")))
+        rc, out = self.tool(["dd", "if=" + src, "of=" + m.path("new", "dd.prompt"),
+                             "conv=fsync", "status=none"])
+        self.assertNotEqual(rc, 0, "dd conv=fsync of a refused prompt exited 0")
+        # Each refusal is in the log once, with its reason; also one whose
+        # only close was the shell's own (": >").
+        rc, out = self.tool(["bash", "-c", ': > "$1"', "bash", m.path("new", "empty.prompt")])
+        self.assertEqual(rc, 0)
+        self.assertTrue(os.path.exists(m.path("new", "empty.error")))
+        for name in ("blank", "copied", "dd", "empty"):
+            wait_until(lambda: self.refusals(m, name), 10, "the refusal of %s" % name)
+            self.assertEqual(len(self.refusals(m, name)), 1,
+                             "%s: %r" % (name, self.refusals(m, name)))
+        self.assertIn("flavour", self.refusals(m, "copied")[0])
+        self.assertIn("empty", self.refusals(m, "empty")[0])
 
 
 if __name__ == "__main__":
