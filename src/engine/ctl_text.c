@@ -18,7 +18,7 @@ static const char *const names[CTL_COUNT] = {
 static const char *const does[CTL_COUNT] = {
 	[CTL_REFRESH] = "ask the provider now (and retry a stalled download at once)",
 	[CTL_RETRY] = "send the task again as a new generation (paid again)",
-	[CTL_CANCEL] = "stop the task; the provider is asked to delete it",
+	[CTL_CANCEL] = "ask the provider to stop it; failed: cancelled once it confirms",
 };
 
 const char *ctl_command_name(enum ctl_command c)
@@ -40,16 +40,31 @@ bool ctl_allowed(const struct task *t, enum ctl_command c, char *why, size_t why
 		/* Any state: it only resets backoffs and kicks the task. */
 		return true;
 	case CTL_RETRY:
-		if (t->state == TASK_FAILED)
-			return true;
-		snprintf(why, whylen, "the task is %s; only a failed task can be retried",
-			 task_state_name(t->state));
-		return false;
+		if (t->state != TASK_FAILED) {
+			snprintf(why, whylen, "the task is %s; only a failed task can be retried",
+				 task_state_name(t->state));
+			return false;
+		}
+		/* Attached by its id (new/NAME.id): nothing was ever accepted
+		 * to send, and a create without the user's prompt is never
+		 * sent. */
+		if (!t->prompt || !t->prompt[0]) {
+			snprintf(why, whylen, "the task was attached by its id; there is no "
+				 "prompt to send again");
+			return false;
+		}
+		return true;
 	case CTL_CANCEL:
-		if (t->state != TASK_FAILED && t->state != TASK_COMPLETED)
-			return true;
-		snprintf(why, whylen, "the task is already %s", task_state_name(t->state));
-		return false;
+		if (t->state == TASK_FAILED || t->state == TASK_COMPLETED) {
+			snprintf(why, whylen, "the task is already %s",
+				 task_state_name(t->state));
+			return false;
+		}
+		if (t->cancel_requested) {
+			snprintf(why, whylen, "the provider has been asked to stop it already");
+			return false;
+		}
+		return true;
 	default:
 		snprintf(why, whylen, "unknown command");
 		return false;

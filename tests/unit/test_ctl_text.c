@@ -23,6 +23,7 @@ Test(ctl_text, each_command_says_yes_exactly_when_the_rule_does)
 {
 	struct task *t = task_new("job");
 
+	task_set_str(&t->prompt, "a cow");
 	for (int s = TASK_PENDING; s <= TASK_FAILED; s++) {
 		size_t len = 0;
 		t->state = (enum task_state)s;
@@ -55,5 +56,35 @@ Test(ctl_text, each_command_says_yes_exactly_when_the_rule_does)
 	t->state = TASK_COMPLETED;
 	cr_assert_not(ctl_allowed(t, CTL_RETRY, NULL, 0));
 	cr_assert_not(ctl_allowed(t, CTL_CANCEL, NULL, 0));
+	task_unref(t);
+}
+
+/* An attached task has no prompt: retry is refused, and ctl says why. */
+Test(ctl_text, an_attached_task_cannot_be_retried)
+{
+	struct task *t = task_new("job");
+	char why[200];
+	char *text;
+
+	task_set_str(&t->prompt, "");
+	t->state = TASK_FAILED;
+	cr_assert_not(ctl_allowed(t, CTL_RETRY, why, sizeof(why)));
+	cr_assert(strstr(why, "attached"), "%s", why);
+	text = ctl_text(t, NULL);
+	cr_assert(strstr(text, "retry    not now: the task was attached"), "%s", text);
+	free(text);
+	task_unref(t);
+}
+
+/* A cancel asked of the provider is not asked twice. */
+Test(ctl_text, a_cancel_already_asked_is_not_offered_again)
+{
+	struct task *t = task_new("job");
+	char why[200];
+
+	t->state = TASK_IN_PROGRESS;
+	t->cancel_requested = true;
+	cr_assert_not(ctl_allowed(t, CTL_CANCEL, why, sizeof(why)));
+	cr_assert(strstr(why, "asked"), "%s", why);
 	task_unref(t);
 }
