@@ -25,6 +25,7 @@
 #include "shared_fds.h"
 #include "sim.h"
 #include "state_lock.h"
+#include "store_probe.h"
 #include "task_store.h"
 #include "task_table.h"
 #include "tree.h"
@@ -175,6 +176,12 @@ int main(int argc, char **argv)
 	}
 	lock = state_lock_acquire(cfg.state_dir, mountpoint, err, sizeof(err));
 	if (!lock) {
+		fprintf(stderr, "veofs: %s\n", err);
+		goto out;
+	}
+	/* A state dir that cannot keep tasks (a file system without the
+	 * calls the store needs) is refused now, not at the first prompt. */
+	if (store_probe(store, err, sizeof(err)) < 0) {
 		fprintf(stderr, "veofs: %s\n", err);
 		goto out;
 	}

@@ -799,8 +799,9 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 			task_unref(t);
 			return -EEXIST;
 		}
-		if (renameat2(db->dirfd, from, db->dirfd, to, flags | RENAME_NOREPLACE) < 0)
-			return -errno;
+		rc = fs_rename_noreplace(db->dirfd, from, db->dirfd, to);
+		if (rc < 0)
+			return rc;
 		pthread_mutex_lock(&db->mu);
 		n = strmap_remove(db->by_name, from);
 		if (n) {
@@ -824,8 +825,13 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 	}
 	if (is_prompt)
 		return rename_into_task(db, from, to, taskname, flags);
-	if (renameat2(db->dirfd, from, db->dirfd, to, flags) < 0)
+	if (flags & RENAME_NOREPLACE) {
+		int r = fs_rename_noreplace(db->dirfd, from, db->dirfd, to);
+		if (r < 0)
+			return r;
+	} else if (renameat(db->dirfd, from, db->dirfd, to) < 0) {
 		return -errno;
+	}
 	pthread_mutex_lock(&db->mu);
 	node_detach(db, to);
 	n = strmap_remove(db->by_name, from);
