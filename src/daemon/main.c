@@ -174,14 +174,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veofs: %s\n", err);
 		goto out;
 	}
-	lock = state_lock_acquire(cfg.state_dir, mountpoint, err, sizeof(err));
-	if (!lock) {
-		fprintf(stderr, "veofs: %s\n", err);
-		goto out;
-	}
 	/* A state dir that cannot keep tasks (a file system without the
 	 * calls the store needs) is refused now, not at the first prompt. */
 	if (store_probe(store, err, sizeof(err)) < 0) {
+		fprintf(stderr, "veofs: %s\n", err);
+		goto out;
+	}
+	lock = state_lock_acquire(cfg.state_dir, mountpoint, err, sizeof(err));
+	if (!lock) {
 		fprintf(stderr, "veofs: %s\n", err);
 		goto out;
 	}
