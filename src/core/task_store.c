@@ -143,6 +143,14 @@ static char *record_dump(const struct task *t)
 	json_object_set_new(o, "video_size", json_integer(t->video_size));
 	json_object_set_new(o, "video_synced", json_integer(t->video_synced));
 	json_object_set_new(o, "ranges_ok", json_boolean(t->ranges_ok));
+	if (t->owned) {
+		json_object_set_new(o, "owner_uid", json_integer(t->owner_uid));
+		json_object_set_new(o, "owner_gid", json_integer(t->owner_gid));
+	}
+	if (t->trashed_from[0]) {
+		json_object_set_new(o, "trashed_from", json_string(t->trashed_from));
+		json_object_set_new(o, "trashed_at", json_integer(t->trashed_at));
+	}
 	text = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(o);
 	return text;
@@ -588,7 +596,8 @@ int task_store_load(struct task_store *s,
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.') {
+		if (de->d_name[0] == '.' && strncmp(de->d_name, TASK_STORE_TRASHED_PREFIX,
+						      strlen(TASK_STORE_TRASHED_PREFIX))) {
 			/* Leftovers of a crash: a task never completed its
 			 * creation, or a removal was cut short. */
 			if (strncmp(de->d_name, ".new-", 5) == 0 ||

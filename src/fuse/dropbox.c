@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "fsutil.h"
+#include "owners.h"
 #include "inode.h"
 #include "kernel_notify.h"
 #include "log.h"
@@ -1294,6 +1295,7 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	t->created = time(NULL);
 	t->state = TASK_PENDING;
 	task_event_append(t, NULL);
+	owners_take_from_file(db->o.owners, t, db->dirfd, filename);
 
 	rc = task_store_create(db->store, t, image, image_len, why, sizeof(why));
 	if (rc < 0) {
@@ -1395,6 +1397,7 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 	char extra[300];
 	snprintf(extra, sizeof(extra), "attached to provider task %s", id);
 	task_event_append(t, extra);
+	owners_take_from_file(db->o.owners, t, db->dirfd, filename);
 	rc = task_store_create(db->store, t, NULL, 0, why, sizeof(why));
 	if (rc < 0) {
 		if (rc != -EEXIST)
@@ -1450,4 +1453,16 @@ void dropbox_recover(struct dropbox *db)
 		task_unref(t);
 	}
 	closedir(d);
+}
+
+int dropbox_chown_at(struct dropbox *db, uint64_t parent, const char *name, uid_t uid,
+		     gid_t gid)
+{
+	char rel[PATH_MAX];
+	bool staged;
+	int rc = rel_path(db, parent, name, rel, sizeof(rel), &staged);
+
+	if (rc < 0)
+		return rc;
+	return fchownat(db->dirfd, rel, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
