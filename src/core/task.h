@@ -108,6 +108,10 @@ struct task {
 		char *task_json;          /* last object the API returned, verbatim */
 		size_t task_json_len;
 		bool cancel_requested;    /* a remote DELETE is owed */
+		/* The note is news that lasts until the task moves (a
+		 * refused cancel), not trouble the next answer clears. */
+		bool note_until_moved;
+		char *status_word_logged; /* an unknown status word, logged once */
 	);
 
 	/* The video (and thumbnail) in the state dir: reset by a retry. */

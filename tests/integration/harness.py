@@ -236,8 +236,17 @@ class Sim:
     LINE = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
 
     def __init__(self, logdir, duration=3, latency=None, video_bytes=None,
-                 no_range=False, faults=()):
+                 no_range=False, faults=(), dialect=None, progress=None,
+                 jitter=None, url_field=None):
         self.args = ["--listen", "127.0.0.1:0", "--duration", str(duration)]
+        if dialect is not None:
+            self.args += ["--dialect", dialect]
+        if progress is not None:
+            self.args += ["--progress", progress]
+        if jitter is not None:
+            self.args += ["--jitter", str(jitter)]
+        if url_field is not None:
+            self.args += ["--url-field", url_field]
         if latency is not None:
             self.args += ["--latency", str(latency)]
         if video_bytes is not None:
