@@ -27,12 +27,13 @@ void owners_task(const struct owners *o, const struct task *t, bool is_dir, bool
 {
 	st->st_uid = t->owned ? (uid_t)t->owner_uid : o->uid;
 	st->st_gid = t->owned ? (gid_t)t->owner_gid : o->gid;
-	if (is_dir)
-		st->st_mode = S_IFDIR | (0755 & ~o->umask) | 0500;
-	else if (is_ctl)
-		st->st_mode = S_IFREG | (0644 & ~o->umask) | 0200;
-	else
-		st->st_mode = S_IFREG | (0444 & ~o->umask) | 0400;
+	/* The tree's own bits, less the umask; the owner keeps what the
+	 * tree gives them (ctl's write bit is theirs alone). */
+	mode_t bits = st->st_mode & 07777;
+
+	st->st_mode = (st->st_mode & S_IFMT) | (bits & ~o->umask) | (bits & 0700);
+	(void)is_dir;
+	(void)is_ctl;
 }
 
 void owners_dropbox(const struct owners *o, struct stat *st)

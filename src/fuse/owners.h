@@ -28,8 +28,9 @@ void owners_init(struct owners *o);
 
 /* The root and new/ (st_mode, st_uid, st_gid). */
 void owners_shared_dir(const struct owners *o, struct stat *st);
-/* A task folder (is_dir) or one of its files; t->mu held. ctl: writable
- * by the task's owner only. */
+/* A task folder (is_dir) or one of its files (st_mode as the tree shows
+ * it): owned by the prompt's writer, the umask taken from the group and
+ * other bits; t->mu held. ctl stays writable by its owner only. */
 void owners_task(const struct owners *o, const struct task *t, bool is_dir, bool is_ctl,
 		 struct stat *st);
 /* An entry of new/ as its backing file is: veofs's own files (error

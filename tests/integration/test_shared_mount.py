@@ -53,7 +53,8 @@ class SharedMountTest(harness.VeofsTestCase):
         self.assertEqual((st.st_uid, st.st_gid), (NOBODY, NOBODY))
         for f in ("prompt", "status", "ctl"):
             self.assertEqual(os.stat(m.path("mine", f)).st_uid, NOBODY, f)
-        self.assertEqual(os.stat(m.path("mine", "ctl")).st_mode & 0o777, 0o644)
+        # ctl: written by its owner alone (whatever the tree lets others read).
+        self.assertEqual(os.stat(m.path("mine", "ctl")).st_mode & 0o222, 0o200)
         self.assertEqual(os.stat(m.path("roots")).st_uid, 0)
 
         # A file in new/ is its creator's, and the sticky bit protects it.
@@ -112,7 +113,7 @@ class SharedMountTest(harness.VeofsTestCase):
         st = os.stat(m.path("old"))
         self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (4242, 4343, 0o750))
         self.assertEqual(os.stat(m.path("old", "prompt")).st_mode & 0o777, 0o440)
-        self.assertEqual(os.stat(m.path("old", "ctl")).st_mode & 0o777, 0o640)
+        self.assertEqual(os.stat(m.path("old", "ctl")).st_mode & 0o027, 0)
         # umask=027: others cannot read a task's files.
         r = self.as_nobody("cat %s" % m.path("old", "status"), check=False)
         self.assertNotEqual(r.returncode, 0)
