@@ -472,8 +472,15 @@ def state_of(status_line):
     return re.split(r"[\s:]", status_line.strip(), maxsplit=1)[0]
 
 
-STATUS_LINE = re.compile(r"^(pending|queued|in_progress|completed|failed)"
-                         r"(?: (\d{1,3})%|: .+)?$")
+# The status line's grammar (contract section 3, README "status"): STATE,
+# then progress or reason; transient trouble or what veofs is doing right
+# now follows in parentheses, e.g. "in_progress 100% (fetching the video)",
+# "completed (video download: connection reset; retrying in 10s)".
+STATUS_LINE = re.compile(r"^(?:pending(?:: .+)?"
+                         r"|queued(?: \(.+\))?"
+                         r"|in_progress (?:100|[1-9]?[0-9])%(?: \(.+\))?"
+                         r"|completed(?: \(.+\))?"
+                         r"|failed: .+)\Z")
 
 EVENT_LINE = re.compile(
     r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
