@@ -820,6 +820,17 @@ class VeofsTestCase(unittest.TestCase):
                    "%s/video.mp4 to appear" % name)
         return m.path(name, "video.mp4")
 
+    def wait_saved(self, m, name, timeout=90):
+        """Wait until the whole video is in the state dir: the events line
+        'completed 100 video.mp4 saved (N bytes)' (README) is the last change
+        a finished task makes. video.mp4 shows as soon as the download
+        starts, so a test that compares the task's files before and after
+        something must wait for this first."""
+        video = self.wait_video(m, name, timeout)
+        wait_until(lambda: "video.mp4 saved" in read_text(m.path(name, "events")), timeout,
+                   "%s/video.mp4 to be saved" % name)
+        return video
+
     def wait_submitted(self, m, name, timeout=60):
         """Wait until the API accepted the task (its id is known)."""
         def known():

@@ -107,7 +107,7 @@ class RestartTest(harness.VeofsTestCase):
     def test_clean_restart_keeps_everything(self):
         sim, m = self.sim_and_mount()
         self.submit(m, "job", "a paper plane over a city")
-        video = self.wait_video(m, "job")
+        video = self.wait_saved(m, "job")
         got = read_bytes(video)
         before = {f: read_bytes(m.path("job", f)) for f in TASK_FILES}
         stats = wait_until(lambda: (lambda s: s if s["downloads"] >= 1 else None)(sim.stats()),
