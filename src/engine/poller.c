@@ -145,6 +145,18 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 	return moved;
 }
 
+/* A server's hint for the next poll (openai-poll-after-ms, Retry-After),
+ * bounded: at least 250 ms, at most poll.max_interval. */
+static int64_t poll_hint_ms(const struct engine *e, long hint_ms)
+{
+	int64_t max = (int64_t)e->o.poll_max_interval_s * 1000;
+	int64_t d = hint_ms;
+
+	if (max > 0 && d > max)
+		d = max;
+	return d < 250 ? 250 : d;
+}
+
 struct work_next poller_run(struct engine *e, struct task *t)
 {
 	struct remote_result res = {0};
@@ -180,14 +192,18 @@ struct work_next poller_run(struct engine *e, struct task *t)
 			/* Nothing moved: ask less often, up to the ceiling. */
 			delay = engine_backoff_ms(e, ++t->poll_delay_s, -1);
 		}
-		/* openai-poll-after-ms is the provider's own advice. */
+		/* openai-poll-after-ms is the provider's own advice, but only
+		 * advice: never more than poll.max_interval, so a hint of
+		 * 10^12 ms cannot stop polling. */
 		if (!err[0] && res.retry_after_ms > 0)
-			delay = res.retry_after_ms < 250 ? 250 : res.retry_after_ms;
+			delay = poll_hint_ms(e, res.retry_after_ms);
 		engine_commit(e, &c);
 	} else {
 		engine_change_begin(&c, t);
 		bool lost = res.http_status == 404 && ++t->not_found_count >= NOT_FOUND_LIMIT;
 		delay = engine_backoff_ms(e, ++t->poll_delay_s, res.retry_after_ms);
+		if (res.retry_after_ms > 0 && delay > poll_hint_ms(e, res.retry_after_ms))
+			delay = poll_hint_ms(e, res.retry_after_ms);
 		snprintf(note, sizeof(note), "poll failed: %s; retrying in %llds", res.reason,
 			 (long long)((delay + 999) / 1000));
 		if (lost) {

@@ -785,6 +785,27 @@ Test(engine, provider_poll_delay_is_honoured)
 		      (long long)gap);
 }
 
+/* openai-poll-after-ms: 1000000000000 once stopped polling for a day: a
+ * hint is advice, capped by poll.max_interval (2 s here). */
+Test(engine, a_huge_poll_hint_is_capped_by_the_max_interval)
+{
+	char id[64], body[256];
+	struct task *t = queued_task("job", id, sizeof(id));
+	int gets = fake_remote_calls(env.fake, FAKE_GET);
+	struct fake_script s = {
+		.kind = FAKE_ANSWER, .retry_after_ms = 1000000000000L, .body = body,
+	};
+
+	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"status\":\"in_progress\",\"progress\":3}", id);
+	fake_remote_script(env.fake, FAKE_GET, &s);
+	engine_kick(env.e, t);
+	cr_assert_geq(fake_remote_wait_calls(env.fake, FAKE_GET, gets + 2, 8000), gets + 2);
+	int64_t gap = fake_remote_call_time(env.fake, FAKE_GET, gets + 1) -
+		      fake_remote_call_time(env.fake, FAKE_GET, gets);
+	cr_assert_leq(gap, 2500, "polled again after %lld ms; poll.max_interval is 2 s",
+		      (long long)gap);
+}
+
 Test(engine, download_keeps_trying_through_server_errors)
 {
 	char id[64];
