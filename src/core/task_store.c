@@ -16,6 +16,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "task_record.h"
 
 #define RECORD "record.json"
 #define RECORD_MAX (1 << 20)
@@ -145,53 +146,6 @@ static char *record_dump(const struct task *t)
 	text = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(o);
 	return text;
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) && json_string_length(v) ? json_string_value(v) : NULL;
-}
-
-static int record_parse(struct task *t, const char *text, size_t len)
-{
-	json_error_t jerr;
-	json_t *o = json_loadb(text, len, 0, &jerr);
-	const char *v;
-	int st;
-
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return -EINVAL;
-	}
-	task_set_str(&t->model, jstr(o, "model"));
-	task_set_str(&t->seconds, jstr(o, "seconds"));
-	task_set_str(&t->size, jstr(o, "size"));
-	t->watermark = json_is_true(json_object_get(o, "watermark"));
-	task_set_str(&t->image_url, jstr(o, "image_url"));
-	task_set_str(&t->image_file, jstr(o, "image_file"));
-	if ((v = jstr(o, "source_hash")))
-		t->source_hash = strtoull(v, NULL, 16);
-	t->created = json_integer_value(json_object_get(o, "created"));
-	t->changed = json_integer_value(json_object_get(o, "changed"));
-	st = task_state_parse(jstr(o, "state") ? jstr(o, "state") : "");
-	t->state = st < 0 ? TASK_PENDING : (enum task_state)st;
-	v = jstr(o, "submit");
-	t->submit = !v ? SUBMIT_NONE : !strcmp(v, "sending") ? SUBMIT_SENDING :
-		    !strcmp(v, "done") ? SUBMIT_DONE : SUBMIT_NONE;
-	t->progress = (int)json_integer_value(json_object_get(o, "progress"));
-	t->api_completed = json_is_true(json_object_get(o, "api_completed")) ||
-			   t->state == TASK_COMPLETED;
-	task_set_str(&t->id, jstr(o, "id"));
-	task_set_str(&t->reason, jstr(o, "reason"));
-	if (json_is_integer(json_object_get(o, "video_size")))
-		t->video_size = json_integer_value(json_object_get(o, "video_size"));
-	t->video_shown_size = t->video_size;
-	t->video_synced = json_integer_value(json_object_get(o, "video_synced"));
-	t->ranges_ok = json_is_true(json_object_get(o, "ranges_ok"));
-	json_decref(o);
-	return 0;
 }
 
 static int task_dirfd(struct task_store *s, const char *name)
@@ -548,7 +502,7 @@ static void load_video(struct task *t, int dfd)
 
 static struct task *load_one(struct task_store *s, const char *name)
 {
-	char *text = NULL;
+	char *text = NULL, why[256] = "";
 	size_t len;
 	struct task *t;
 	int dfd, rc;
@@ -560,9 +514,9 @@ static struct task *load_one(struct task_store *s, const char *name)
 	if (!t)
 		goto fail;
 	rc = fs_read_all(dfd, RECORD, RECORD_MAX, &text, &len);
-	if (rc < 0 || record_parse(t, text, len) < 0) {
+	if (rc < 0 || task_record_parse(text, len, t, why, sizeof(why)) < 0) {
 		log_error("task %s: unreadable record in %s/tasks/%s (%s); left alone",
-			  name, s->path, name, rc < 0 ? strerror(-rc) : "not valid JSON");
+			  name, s->path, name, rc < 0 ? strerror(-rc) : why);
 		goto fail;
 	}
 	free(text);

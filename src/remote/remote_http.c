@@ -11,6 +11,7 @@
  * back at base_url's origin. */
 #include "remote.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "http_headers.h"
 #include "log.h"
 #include "video_object.h"
 
@@ -35,7 +37,6 @@
 #define MAX_REDIRECTS 5L
 #define OBJECT_BODY_MAX (4u << 20)  /* create/get answers: small JSON */
 #define CONTENT_JSON_MAX (64u << 10) /* JSON or error pages from /content */
-#define RETRY_AFTER_MAX_MS (24L * 3600 * 1000)
 
 struct thread_handle;
 
@@ -62,20 +63,6 @@ struct thread_handle {
 	struct thread_handle *prev, *next;
 };
 
-/* What the headers of the final answer said. Reset at every status line,
- * so a redirect's or a "100 Continue"'s headers never leak into it. */
-struct answer {
-	int status;
-	char status_text[48];
-	char content_type[256];
-	int64_t content_length;     /* -1 when absent */
-	bool has_range;
-	int64_t range_start, range_end, range_total; /* total -1 for '*' */
-	long retry_after_ms;        /* Retry-After */
-	long retry_after_ms_exact;  /* retry-after-ms */
-	long poll_after_ms;         /* openai-poll-after-ms */
-};
-
 struct buffer {
 	char *data;
 	size_t len;
@@ -87,7 +74,9 @@ struct exchange {
 	struct http_remote *hr;
 	CURL *curl;
 	struct curl_slist *headers;
-	struct answer ans;
+	/* The final answer's headers: the parser starts over at every
+	 * status line, so a redirect's or a "100 Continue"'s never leak. */
+	struct http_header_parser hdr;
 	struct buffer body;
 	char errbuf[CURL_ERROR_SIZE];
 	CURLcode rc;
@@ -104,16 +93,6 @@ static void global_init(void)
 }
 
 /* ---- small helpers ---- */
-
-static void answer_reset(struct answer *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->content_length = -1;
-	a->range_total = -1;
-	a->retry_after_ms = -1;
-	a->retry_after_ms_exact = -1;
-	a->poll_after_ms = -1;
-}
 
 static int buffer_append(struct buffer *b, const char *data, size_t len)
 {
@@ -188,157 +167,15 @@ static void format_seconds(char *out, size_t len, long ms)
 		snprintf(out, len, "%.1f s", ms / 1000.0);
 }
 
-/* ---- header parsing ---- */
-
-static long parse_ms(const char *v, double scale)
-{
-	char *end;
-	errno = 0;
-	double d = strtod(v, &end);
-	if (end == v || errno || d != d || d < 0)
-		return -1;
-	while (*end == ' ' || *end == '\t')
-		end++;
-	if (*end)
-		return -1;
-	d *= scale;
-	return d > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (long)d;
-}
-
-static long parse_retry_after(const char *v)
-{
-	long ms = parse_ms(v, 1000.0);
-	if (ms >= 0)
-		return ms;
-	time_t when = curl_getdate(v, NULL);
-	if (when == (time_t)-1)
-		return -1;
-	time_t now = time(NULL);
-	if (when <= now)
-		return 0;
-	double d = difftime(when, now) * 1000.0;
-	return d > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (long)d;
-}
-
-static bool parse_int64(const char **s, int64_t *out)
-{
-	char *end;
-	if (**s < '0' || **s > '9')
-		return false;
-	errno = 0;
-	long long v = strtoll(*s, &end, 10);
-	if (errno || v < 0)
-		return false;
-	*out = v;
-	*s = end;
-	return true;
-}
-
-/* "bytes START-END/TOTAL", the total may be "*" */
-static void parse_content_range(struct answer *a, const char *v)
-{
-	if (!has_prefix_nocase(v, "bytes"))
-		return;
-	v += 5;
-	while (*v == ' ' || *v == '=')
-		v++;
-	int64_t start, end, total = -1;
-	if (!parse_int64(&v, &start) || *v++ != '-' ||
-	    !parse_int64(&v, &end) || *v++ != '/')
-		return;
-	if (*v != '*' && !parse_int64(&v, &total))
-		return;
-	if (end < start || (total >= 0 && end >= total))
-		return;
-	a->has_range = true;
-	a->range_start = start;
-	a->range_end = end;
-	a->range_total = total;
-}
-
-static void parse_status_line(struct answer *a, const char *line, size_t len)
-{
-	answer_reset(a);
-	const char *p = memchr(line, ' ', len);
-	if (!p)
-		return;
-	a->status = atoi(p + 1);
-	p = memchr(p + 1, ' ', len - (size_t)(p + 1 - line));
-	if (!p)
-		return;
-	p++;
-	size_t n = len - (size_t)(p - line);
-	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
-		n--;
-	if (n >= sizeof(a->status_text))
-		n = sizeof(a->status_text) - 1;
-	memcpy(a->status_text, p, n);
-	a->status_text[n] = '\0';
-}
-
 static size_t on_header(char *data, size_t size, size_t nitems, void *userp)
 {
-	struct answer *a = userp;
 	size_t len = size * nitems;
 
-	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-		parse_status_line(a, data, len);
-		return len;
-	}
-	const char *colon = memchr(data, ':', len);
-	if (!colon)
-		return len;
-	char name[64], value[256];
-	size_t nlen = (size_t)(colon - data);
-	if (nlen == 0 || nlen >= sizeof(name))
-		return len;
-	memcpy(name, data, nlen);
-	name[nlen] = '\0';
-	const char *v = colon + 1;
-	size_t vlen = len - nlen - 1;
-	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vlen--;
-	}
-	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
-			    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
-	if (vlen >= sizeof(value))
-		vlen = sizeof(value) - 1;
-	memcpy(value, v, vlen);
-	value[vlen] = '\0';
-
-	if (!strcasecmp(name, "Content-Type")) {
-		snprintf(a->content_type, sizeof(a->content_type), "%s", value);
-	} else if (!strcasecmp(name, "Content-Length")) {
-		const char *p = value;
-		int64_t n;
-		if (parse_int64(&p, &n) && *p == '\0')
-			a->content_length = n;
-	} else if (!strcasecmp(name, "Content-Range")) {
-		parse_content_range(a, value);
-	} else if (!strcasecmp(name, "Retry-After")) {
-		a->retry_after_ms = parse_retry_after(value);
-	} else if (!strcasecmp(name, "retry-after-ms")) {
-		a->retry_after_ms_exact = parse_ms(value, 1.0);
-	} else if (!strcasecmp(name, "openai-poll-after-ms")) {
-		a->poll_after_ms = parse_ms(value, 1.0);
-	}
+	http_header_parser_line(userp, data, len, time(NULL));
 	return len;
 }
 
-/* retry-after-ms is the precise form of Retry-After and wins over it; a
- * poll hint can only lengthen the wait. */
-static long answer_retry_after(const struct answer *a)
-{
-	long ms = a->retry_after_ms_exact >= 0 ? a->retry_after_ms_exact
-					       : a->retry_after_ms;
-	if (a->poll_after_ms > ms)
-		ms = a->poll_after_ms;
-	return ms;
-}
-
-static const char *status_text(const struct answer *a)
+static const char *status_text(const struct http_answer *a)
 {
 	if (a->status_text[0])
 		return a->status_text;
@@ -363,23 +200,23 @@ static const char *status_text(const struct answer *a)
 	return "unexpected answer";
 }
 
-static bool content_type_is(const struct answer *a, const char *kind)
+static bool content_type_is(const struct http_answer *a, const char *kind)
 {
 	return strcasestr(a->content_type, kind) != NULL;
 }
 
-static bool is_json(const struct answer *a)
+static bool is_json(const struct http_answer *a)
 {
 	return content_type_is(a, "json");
 }
 
-static bool is_html(const struct answer *a)
+static bool is_html(const struct http_answer *a)
 {
 	return content_type_is(a, "text/html") ||
 	       content_type_is(a, "application/xhtml");
 }
 
-static bool is_text(const struct answer *a)
+static bool is_text(const struct http_answer *a)
 {
 	return has_prefix_nocase(a->content_type, "text/");
 }
@@ -560,7 +397,7 @@ static CURLcode exchange_setup(struct exchange *x, const char *url,
 			 hr->timeout_s : CONNECT_TIMEOUT_MAX_S;
 
 	curl_easy_reset(x->curl);
-	answer_reset(&x->ans);
+	http_header_parser_init(&x->hdr);
 	x->errbuf[0] = '\0';
 	x->rc = CURLE_OK;
 
@@ -578,7 +415,7 @@ static CURLcode exchange_setup(struct exchange *x, const char *url,
 	SETOPT(x, CURLOPT_USERAGENT, "veofs/" VEOFS_VERSION);
 	SETOPT(x, CURLOPT_ERRORBUFFER, x->errbuf);
 	SETOPT(x, CURLOPT_HEADERFUNCTION, on_header);
-	SETOPT(x, CURLOPT_HEADERDATA, &x->ans);
+	SETOPT(x, CURLOPT_HEADERDATA, &x->hdr.ans);
 	SETOPT(x, CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(x, CURLOPT_WRITEDATA, x);
 	SETOPT(x, CURLOPT_XFERINFOFUNCTION, abandon_when_stopping);
@@ -617,6 +454,35 @@ static void exchange_end(struct exchange *x)
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
 	buffer_free(&x->body);
+}
+
+/* The only texts of libcurl's that veofs reads: what it reports in no
+ * error code or getinfo. Everything else is decided by CURLcode and
+ * curl_easy_getinfo. Each entry is provoked against a local server in
+ * tests/unit/test_remote_http.c, so a libcurl that words one differently
+ * fails a test instead of quietly changing what veofs does. */
+enum curl_text {
+	/* Verbose text when a read holds bytes beyond Content-Length
+	 * (lib/transfer.c; lib/sendf.c since 8.x, same prefix). curl stops
+	 * at the declared length and keeps no count of the rest: neither
+	 * CURLINFO_SIZE_DOWNLOAD_T nor an error code shows it. */
+	CURL_TEXT_EXCESS,
+	/* The start of the error buffer for a certificate verification
+	 * failure; only dropped from the reason so that it does not say
+	 * "certificate problem" twice. Nothing is decided by it. */
+	CURL_TEXT_CERT_PROBLEM,
+};
+
+static const char *const curl_texts[] = {
+	[CURL_TEXT_EXCESS] = "Excess found",
+	[CURL_TEXT_CERT_PROBLEM] = "SSL certificate problem: ",
+};
+
+static bool curl_text_starts(const char *s, size_t len, enum curl_text which)
+{
+	size_t n = strlen(curl_texts[which]);
+
+	return len >= n && !strncasecmp(s, curl_texts[which], n);
 }
 
 static void host_of(const char *url, char *out, size_t len)
@@ -675,13 +541,94 @@ static void errno_phrase(long os_errno, const char *fallback,
 	}
 }
 
+/* The host of a URL is an IP address: nothing to resolve. */
+static bool host_is_address(const char *host)
+{
+	char plain[128];
+	unsigned char addr[16];
+	size_t n = strlen(host);
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		snprintf(plain, sizeof(plain), "%.*s", (int)(n - 2), host + 1);
+		return inet_pton(AF_INET6, plain, addr) == 1;
+	}
+	return inet_pton(AF_INET, host, addr) == 1;
+}
+
+/* The request went out on a connection (new or reused). */
+static bool exchange_connected(struct exchange *x)
+{
+	curl_off_t connect_us = 0, pretransfer_us = 0;
+	long request_bytes = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+	curl_easy_getinfo(x->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+	curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &request_bytes);
+	return connect_us > 0 || pretransfer_us > 0 || request_bytes > 0;
+}
+
+static bool answer_was_not_http(struct exchange *x)
+{
+	long code = 0, request_bytes = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &request_bytes);
+	return code == 0 && x->hdr.ans.status == 0 && request_bytes > 0;
+}
+
+/* Which of curl's clocks ran out (CURLE_OPERATION_TIMEDOUT), told by how
+ * far the transfer got: name lookup, connect, or the answer. After the
+ * request went out only two limits apply, the whole exchange's and the
+ * stall guard (CURLOPT_LOW_SPEED_*); curl checks the former first, so a
+ * timeout short of it was the stall guard. Times of redirected requests
+ * add up, so after a redirect the phase cannot be told. */
+static void timeout_reason(struct exchange *x, const char *url, long total_ms,
+			   long stall_s, struct remote_result *res)
+{
+	char host[128], secs[32];
+	curl_off_t lookup_us = 0, total_us = 0;
+	long redirects = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_NAMELOOKUP_TIME_T, &lookup_us);
+	curl_easy_getinfo(x->curl, CURLINFO_TOTAL_TIME_T, &total_us);
+	curl_easy_getinfo(x->curl, CURLINFO_REDIRECT_COUNT, &redirects);
+
+	if (redirects == 0 && !exchange_connected(x)) {
+		host_of(url, host, sizeof(host));
+		if (lookup_us == 0 && !host_is_address(host)) {
+			set_reason(res, "could not resolve host %s (timed out)", host);
+			return;
+		}
+		long limit_ms = 1000L * (x->hr->timeout_s < CONNECT_TIMEOUT_MAX_S ?
+					 x->hr->timeout_s : CONNECT_TIMEOUT_MAX_S);
+		if (limit_ms <= 0)
+			limit_ms = 1000;
+		if (total_ms > 0 && total_ms < limit_ms)
+			limit_ms = total_ms;
+		format_seconds(secs, sizeof(secs), limit_ms);
+		set_reason(res, "connection timed out after %s", secs);
+		return;
+	}
+	if (redirects == 0 && stall_s > 0 &&
+	    (total_ms <= 0 || total_us < (curl_off_t)total_ms * 1000)) {
+		set_reason(res, "no data received for %ld s", stall_s);
+		return;
+	}
+	if (total_ms > 0) {
+		format_seconds(secs, sizeof(secs), total_ms);
+		set_reason(res, "timed out after %s", secs);
+	} else {
+		set_reason(res, "timed out");
+	}
+}
+
 /* A short, human reason for a failed transfer. total_ms is the whole
  * exchange's limit (0: none), stall_s the stall guard (0: none). */
 static void transport_reason(struct exchange *x, const char *url,
 			     long total_ms, long stall_s,
 			     struct remote_result *res)
 {
-	char msg[CURL_ERROR_SIZE], host[128], secs[32];
+	char msg[CURL_ERROR_SIZE], host[128];
 	long os_errno = 0;
 
 	curl_message(x, msg, sizeof(msg));
@@ -703,28 +650,9 @@ static void transport_reason(struct exchange *x, const char *url,
 		else
 			set_reason(res, "%s", msg);
 		break;
-	case CURLE_OPERATION_TIMEDOUT: {
-		double connect_time = 0;
-		curl_easy_getinfo(x->curl, CURLINFO_CONNECT_TIME, &connect_time);
-		if (has_prefix_nocase(x->errbuf, "resolving timed out")) {
-			host_of(url, host, sizeof(host));
-			set_reason(res, "could not resolve host %s (timed out)", host);
-		} else if (strstr(x->errbuf, "too slow") && stall_s > 0) {
-			set_reason(res, "no data received for %ld s", stall_s);
-		} else if (connect_time <= 0 &&
-			   strcasestr(x->errbuf, "connect")) {
-			long s = x->hr->timeout_s < CONNECT_TIMEOUT_MAX_S ?
-				 x->hr->timeout_s : CONNECT_TIMEOUT_MAX_S;
-			set_reason(res, "connection timed out after %ld s",
-				   s > 0 ? s : 1);
-		} else if (total_ms > 0) {
-			format_seconds(secs, sizeof(secs), total_ms);
-			set_reason(res, "timed out after %s", secs);
-		} else {
-			set_reason(res, "timed out");
-		}
+	case CURLE_OPERATION_TIMEDOUT:
+		timeout_reason(x, url, total_ms, stall_s, res);
 		break;
-	}
 	case CURLE_SEND_ERROR:
 		errno_phrase(os_errno, "connection lost while sending",
 			     res->reason, sizeof(res->reason));
@@ -746,8 +674,10 @@ static void transport_reason(struct exchange *x, const char *url,
 		set_reason(res, "too many redirects");
 		break;
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		/* curl's word for an answer that is not HTTP at all */
-		if (strstr(x->errbuf, "HTTP/0.9")) {
+		/* Either a redirect to another scheme, which came with an HTTP
+		 * status, or an answer that is not HTTP at all (curl refuses
+		 * it as HTTP/0.9), which had none. */
+		if (answer_was_not_http(x)) {
 			set_reason(res, "malformed answer from server");
 			res->retryable = true;
 			return;
@@ -760,9 +690,9 @@ static void transport_reason(struct exchange *x, const char *url,
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
-		if (has_prefix_nocase(msg, "ssl certificate problem: "))
+		if (curl_text_starts(msg, strlen(msg), CURL_TEXT_CERT_PROBLEM))
 			set_reason(res, "TLS certificate problem: %s",
-				   msg + strlen("ssl certificate problem: "));
+				   msg + strlen(curl_texts[CURL_TEXT_CERT_PROBLEM]));
 		else
 			set_reason(res, "TLS certificate problem: %s", msg);
 		break;
@@ -782,8 +712,8 @@ static void http_error_reason(struct exchange *x, const char *body,
 			      struct remote_result *res)
 {
 	char *msg = body && len ? api_error_message(body, len) : NULL;
-	set_reason(res, "HTTP %d: %s", x->ans.status,
-		   msg ? msg : fallback ? fallback : status_text(&x->ans));
+	set_reason(res, "HTTP %d: %s", x->hdr.ans.status,
+		   msg ? msg : fallback ? fallback : status_text(&x->hdr.ans));
 	free(msg);
 }
 
@@ -798,11 +728,11 @@ static void take_body(struct exchange *x, struct remote_result *res)
 static void fill_status(struct exchange *x, struct remote_result *res)
 {
 	long code = 0;
-	if (x->ans.status == 0 &&
+	if (x->hdr.ans.status == 0 &&
 	    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
-		x->ans.status = (int)code;
-	res->http_status = x->ans.status;
-	res->retry_after_ms = answer_retry_after(&x->ans);
+		x->hdr.ans.status = (int)code;
+	res->http_status = x->hdr.ans.status;
+	res->retry_after_ms = http_answer_wait_ms(&x->hdr.ans);
 }
 
 /* ---- create / get / remove ---- */
@@ -825,12 +755,12 @@ static int object_exchange(struct exchange *x, const char *method,
 		transport_reason(x, url, x->hr->timeout_s * 1000L, 0, res);
 		return -1;
 	}
-	if (x->ans.status >= 200 && x->ans.status < 300) {
+	if (x->hdr.ans.status >= 200 && x->hdr.ans.status < 300) {
 		take_body(x, res);
 		return 0;
 	}
 	http_error_reason(x, x->body.data, x->body.len, NULL, res);
-	res->retryable = status_retryable(x->ans.status);
+	res->retryable = status_retryable(x->hdr.ans.status);
 	take_body(x, res);
 	return -1;
 }
@@ -914,7 +844,7 @@ static bool create_not_received(struct exchange *x)
 	default:
 		return false;
 	}
-	if (x->ans.status != 0)
+	if (x->hdr.ans.status != 0)
 		return false;
 	long redirects = -1, request_bytes = -1;
 	curl_off_t sent = -1, total = -1;
@@ -1125,12 +1055,12 @@ static void dl_reject(struct download *d, bool retryable, const char *fmt, ...)
  * over and had no body. */
 static void dl_decide(struct download *d, bool at_end)
 {
-	const struct answer *a = &d->x.ans;
+	const struct http_answer *a = &d->x.hdr.ans;
 
 	if (a->status == 0) {
 		long code = 0;
 		curl_easy_getinfo(d->x.curl, CURLINFO_RESPONSE_CODE, &code);
-		d->x.ans.status = (int)code;
+		d->x.hdr.ans.status = (int)code;
 	}
 	if (is_json(a)) {
 		d->mode = DL_JSON;
@@ -1153,27 +1083,36 @@ static void dl_decide(struct download *d, bool at_end)
 		return;
 	}
 
+	if (a->length_conflict) {
+		dl_reject(d, true, "server sent conflicting Content-Length headers");
+		return;
+	}
+
 	int64_t total;
 	bool honoured;
 	if (a->status == 206) {
-		if (!a->has_range) {
+		if (a->range_conflict) {
+			dl_reject(d, true, "server sent conflicting Content-Range headers");
+			return;
+		}
+		if (!a->has_range || a->range.unsatisfied) {
 			dl_reject(d, true, "partial answer without a valid Content-Range");
 			return;
 		}
-		if (a->range_start > d->offset) {
+		if (a->range.start > d->offset) {
 			dl_reject(d, true, "server sent bytes from %lld, asked for %lld",
-				  (long long)a->range_start, (long long)d->offset);
+				  (long long)a->range.start, (long long)d->offset);
 			return;
 		}
-		d->expected = a->range_end - a->range_start + 1;
+		d->expected = a->range.end - a->range.start + 1;
 		if (a->content_length >= 0 && a->content_length != d->expected) {
 			dl_reject(d, true, "Content-Length %lld does not match Content-Range %lld-%lld",
 				  (long long)a->content_length,
-				  (long long)a->range_start, (long long)a->range_end);
+				  (long long)a->range.start, (long long)a->range.end);
 			return;
 		}
-		d->skip = d->offset - a->range_start;
-		total = a->range_total;
+		d->skip = d->offset - a->range.start;
+		total = a->range.total;
 		honoured = true;
 	} else {
 		d->expected = a->content_length;
@@ -1240,10 +1179,8 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size,
 		    void *userp)
 {
 	struct download *d = userp;
-	static const char excess[] = "Excess found";
 
-	if (type == CURLINFO_TEXT && size >= sizeof(excess) - 1 &&
-	    !strncasecmp(data, excess, sizeof(excess) - 1))
+	if (type == CURLINFO_TEXT && curl_text_starts(data, size, CURL_TEXT_EXCESS))
 		d->excess = true;
 	return 0;
 }
@@ -1340,7 +1277,7 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 		return DL_FAILED;
 	}
 
-	int st = x->ans.status;
+	int st = x->hdr.ans.status;
 	if (d->mode == DL_STREAM) {
 		if (d->expected >= 0 && d->received != d->expected) {
 			set_reason(res, "body length mismatch: got %lld of %lld bytes",
@@ -1388,6 +1325,14 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 	}
 
 	/* DL_ERROR: a non-2xx answer that is not JSON */
+	const struct http_answer *a = &x->hdr.ans;
+	if (st == 416 && a->has_range && a->range.unsatisfied &&
+	    d->offset >= a->range.total) {
+		set_reason(res, "offset %lld is beyond the end of the video (%lld bytes)",
+			   (long long)d->offset, (long long)a->range.total);
+		res->retryable = false;
+		return DL_FAILED;
+	}
 	http_error_reason(x, NULL, 0, NULL, res);
 	res->retryable = content_error_retryable(st);
 	return DL_FAILED;

@@ -1402,3 +1402,268 @@ Test(remote_http, new_rejects_non_http_base_url)
 	cr_assert_null(remote_http_new(&o, err, sizeof(err)));
 	cr_assert(strstr(err, "not an http or https URL"), "%s", err);
 }
+
+/* ---- what libcurl reports, and how ----
+ *
+ * remote_http.c tells failures apart by CURLcode and curl_easy_getinfo;
+ * where it must still read libcurl's text (its curl_texts table), a test
+ * here provokes the case, so a libcurl that words it differently fails
+ * here instead of quietly changing behaviour. */
+
+/* One raw answer from a one-shot server; the remote asks it for video_1. */
+static int raw_content(const char *answer, size_t len, int64_t offset,
+		       struct sink_state *st, struct remote_result *res)
+{
+	struct raw_server rs;
+	raw_server_start(&rs, answer, len);
+	char base[64];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u/v1", rs.port);
+	struct remote *r = make_remote(base, 5);
+	struct remote_sink sink = { st, sink_start, sink_data };
+
+	int rc = r->ops->content(r, "video_1", NULL, offset, -1, 0, &sink, res);
+	raw_server_stop(&rs);
+	remote_destroy(r);
+	return rc;
+}
+
+Test(remote_http, answer_that_is_not_http_is_malformed)
+{
+	/* libcurl refuses it as HTTP/0.9 with CURLE_UNSUPPORTED_PROTOCOL,
+	 * the code a redirect to another scheme gets too */
+	static const char answer[] = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
+	struct sink_state st = {0};
+	struct remote_result res = {0};
+
+	cr_assert_eq(raw_content(answer, sizeof(answer) - 1, 0, &st, &res), -1);
+	cr_assert_str_eq(res.reason, "malformed answer from server");
+	cr_assert(res.retryable);
+	cr_assert_eq(st.starts, 0);
+	remote_result_clear(&res);
+}
+
+Test(remote_http, garbled_status_line_is_malformed)
+{
+	static const char answer[] = "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n";
+	struct sink_state st = {0};
+	struct remote_result res = {0};
+
+	cr_assert_eq(raw_content(answer, sizeof(answer) - 1, 0, &st, &res), -1);
+	cr_assert_str_eq(res.reason, "malformed answer from server");
+	cr_assert(res.retryable);
+	remote_result_clear(&res);
+}
+
+Test(remote_http, stall_on_a_reused_connection_is_a_stall)
+{
+	struct remote *r = make_remote(srv1.base, 1);
+	struct remote_result res = {0};
+
+	srv1.script = s_video_object;
+	cr_assert_eq(r->ops->get(r, "video_1", &res), 0, "%s", res.reason);
+	remote_result_clear(&res);
+	srv1.script = s_headers_then_stall;
+	struct sink_state st = {0};
+	struct remote_sink sink = { &st, sink_start, sink_data };
+
+	cr_assert_eq(r->ops->content(r, "video_1", NULL, 0, -1, 0, &sink, &res), -1);
+	cr_assert_eq(srv1.connections, 1, "the connection was not reused");
+	cr_assert_str_eq(res.reason, "no data received for 1 s");
+	cr_assert(res.retryable);
+	free(st.data);
+	remote_result_clear(&res);
+	remote_destroy(r);
+}
+
+Test(remote_http, stall_before_the_headers_is_a_stall)
+{
+	struct remote *r = make_remote(srv1.base, 1);
+	srv1.script = s_stall;
+	struct sink_state st = {0};
+	struct remote_sink sink = { &st, sink_start, sink_data };
+	struct remote_result res = {0};
+
+	cr_assert_eq(r->ops->content(r, "video_1", NULL, 0, -1, 0, &sink, &res), -1);
+	cr_assert_str_eq(res.reason, "no data received for 1 s");
+	cr_assert_eq(st.starts, 0);
+	remote_result_clear(&res);
+	remote_destroy(r);
+}
+
+Test(remote_http, total_limit_shorter_than_the_stall_guard_is_a_timeout)
+{
+	struct remote *r = make_remote(srv1.base, 2);
+	srv1.script = s_headers_then_stall;
+	struct sink_state st = {0};
+	struct remote_sink sink = { &st, sink_start, sink_data };
+	struct remote_result res = {0};
+
+	cr_assert_eq(r->ops->content(r, "video_1", NULL, 0, -1, 700, &sink, &res), -1);
+	cr_assert_str_eq(res.reason, "timed out after 0.7 s");
+	remote_result_clear(&res);
+	remote_destroy(r);
+}
+
+/* A listening socket whose accept queue is full: Linux drops further
+ * SYNs, so a connect hangs until the client gives up. */
+struct blackhole {
+	int listen_fd, filler_fd;
+	unsigned short port;
+};
+
+static void blackhole_start(struct blackhole *b)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	b->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(b->listen_fd, (struct sockaddr *)&a, alen), 0);
+	cr_assert_eq(listen(b->listen_fd, 0), 0);
+	getsockname(b->listen_fd, (struct sockaddr *)&a, &alen);
+	b->port = ntohs(a.sin_port);
+	b->filler_fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(b->filler_fd, (struct sockaddr *)&a, alen), 0);
+	/* a second one so the queue is full on kernels that allow backlog+1 */
+	int extra = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	connect(extra, (struct sockaddr *)&a, alen);
+	usleep(50 * 1000);
+	close(extra);
+}
+
+static void blackhole_stop(struct blackhole *b)
+{
+	close(b->filler_fd);
+	close(b->listen_fd);
+}
+
+Test(remote_http, connect_timeout_is_told_from_the_answer_timeout)
+{
+	struct blackhole b;
+	blackhole_start(&b);
+	char base[64];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u/v1", b.port);
+	struct remote *r = make_remote(base, 1);
+	struct remote_result res = {0};
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	int rc = r->ops->get(r, "video_1", &res);
+	long ms = elapsed_ms(&t0);
+	blackhole_stop(&b);
+	if (rc == -1 && strstr(res.reason, "refused"))
+		cr_skip_test("this kernel refuses instead of dropping: %s", res.reason);
+	cr_assert_eq(rc, -1);
+	cr_assert_lt(ms, 2500);
+	cr_assert_str_eq(res.reason, "connection timed out after 1 s");
+	cr_assert(res.retryable);
+	remote_result_clear(&res);
+	remote_destroy(r);
+}
+
+Test(remote_http, content_connect_timeout_says_the_shorter_limit)
+{
+	struct blackhole b;
+	blackhole_start(&b);
+	char base[64];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u/v1", b.port);
+	struct remote *r = make_remote(base, 5);
+	struct sink_state st = {0};
+	struct remote_sink sink = { &st, sink_start, sink_data };
+	struct remote_result res = {0};
+
+	int rc = r->ops->content(r, "video_1", NULL, 0, -1, 400, &sink, &res);
+	blackhole_stop(&b);
+	if (rc == -1 && strstr(res.reason, "refused"))
+		cr_skip_test("this kernel refuses instead of dropping: %s", res.reason);
+	cr_assert_eq(rc, -1);
+	cr_assert_str_eq(res.reason, "connection timed out after 0.4 s");
+	remote_result_clear(&res);
+	remote_destroy(r);
+}
+
+Test(remote_http, content_conflicting_lengths_are_refused)
+{
+	static char answer[4096];
+	int n = snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\n"
+			 "Content-Type: video/mp4\r\nContent-Length: 1000\r\n"
+			 "Content-Length: 2000\r\n\r\n");
+	memcpy(answer + n, video, 1000);
+	struct sink_state st = {0};
+	struct remote_result res = {0};
+
+	int rc = raw_content(answer, (size_t)n + 1000, 0, &st, &res);
+	cr_assert_eq(rc, -1);
+	/* a libcurl that refuses them itself is as good: nothing is written */
+	if (strcmp(res.reason, "malformed answer from server"))
+		cr_assert_str_eq(res.reason, "server sent conflicting Content-Length headers");
+	cr_assert(res.retryable);
+	cr_assert_eq(st.starts, 0);
+	cr_assert_eq(st.len, 0);
+	remote_result_clear(&res);
+}
+
+Test(remote_http, content_416_with_the_length_says_past_the_end)
+{
+	static const char answer[] = "HTTP/1.1 416 Range Not Satisfiable\r\n"
+				     "Content-Range: bytes */1234\r\nContent-Length: 0\r\n\r\n";
+	struct sink_state st = {0};
+	struct remote_result res = {0};
+
+	cr_assert_eq(raw_content(answer, sizeof(answer) - 1, 5000, &st, &res), -1);
+	cr_assert_eq(res.http_status, 416);
+	cr_assert_str_eq(res.reason, "offset 5000 is beyond the end of the video (1234 bytes)");
+	cr_assert(!res.retryable);
+	remote_result_clear(&res);
+}
+
+/* A self-signed certificate for 127.0.0.1 (EC P-256, valid to 2126). */
+static const char tls_key[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzCSUa3wrVX+IKDTj\n"
+	"zeWogSXB3ErIuayLfDRqq2nwcfyhRANCAARX0qDkqEDDTQJ8nlyNr0t9sgwBi3GG\n"
+	"fNBw5cKmPMK3s/k7MwociQjutQDmzlbmwOouYH6ahK6jPmi052aAtnWZ\n"
+	"-----END PRIVATE KEY-----\n";
+static const char tls_cert[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBkjCCATigAwIBAgIUUjStL2ng4moMpUgI77oLX6WBkFswCgYIKoZIzj0EAwIw\n"
+	"FTETMBEGA1UEAwwKdmVvZnMgdGVzdDAgFw0yNjEyMDIwNDA0NDNaGA8yMTI2MTEw\n"
+	"ODA0MDQ0M1owFTETMBEGA1UEAwwKdmVvZnMgdGVzdDBZMBMGByqGSM49AgEGCCqG\n"
+	"SM49AwEHA0IABFfSoOSoQMNNAnyeXI2vS32yDAGLcYZ80HDlwqY8wrez+TszChyJ\n"
+	"CO61AObOVubA6i5gfpqErqM+aLTnZoC2dZmjZDBiMB0GA1UdDgQWBBRmYwmAcBQZ\n"
+	"M8Jn+7wy8jAZusg+rjAfBgNVHSMEGDAWgBRmYwmAcBQZM8Jn+7wy8jAZusg+rjAP\n"
+	"BgNVHRMBAf8EBTADAQH/MA8GA1UdEQQIMAaHBH8AAAEwCgYIKoZIzj0EAwIDSAAw\n"
+	"RQIgWFN88c3bBfTnsPpJvYaYeeSBlCiBb8qHL+EFCckG19YCIQCUW1oh5MU7wTAa\n"
+	"Q1V1YyF997CeGZ4IqIT74MWYIMEObQ==\n"
+	"-----END CERTIFICATE-----\n";
+
+Test(remote_http, untrusted_certificate_reason_says_it_once)
+{
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		cr_skip_test("libmicrohttpd without TLS");
+	struct server tls;
+	memset(&tls, 0, sizeof(tls));
+	pthread_mutex_init(&tls.lock, NULL);
+	tls.script = s_video_object;
+	tls.daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+				      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS,
+				      0, NULL, NULL, on_request, &tls,
+				      MHD_OPTION_HTTPS_MEM_KEY, tls_key,
+				      MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
+				      MHD_OPTION_NOTIFY_COMPLETED, on_completed, &tls,
+				      MHD_OPTION_END);
+	cr_assert_not_null(tls.daemon);
+	const union MHD_DaemonInfo *info =
+		MHD_get_daemon_info(tls.daemon, MHD_DAEMON_INFO_BIND_PORT);
+	char base[64];
+	snprintf(base, sizeof(base), "https://127.0.0.1:%u/v1", info->port);
+	struct remote *r = make_remote(base, 5);
+	struct remote_result res = {0};
+
+	cr_assert_eq(r->ops->get(r, "video_1", &res), -1);
+	MHD_stop_daemon(tls.daemon);
+	cr_assert(!strncmp(res.reason, "TLS certificate problem: ", 25), "%s", res.reason);
+	cr_assert_null(strcasestr(res.reason, "SSL certificate problem"), "%s", res.reason);
+	cr_assert(res.retryable);
+	remote_result_clear(&res);
+	remote_destroy(r);
+}
