@@ -204,6 +204,8 @@ const char *task_file_name(const struct task *t, enum task_file f)
 {
 	if (f == TF_IMAGE)
 		return t->image_file ? t->image_file : "image";
+	if (f == TF_VIDEO)
+		return t->video_webm ? "video.webm" : "video.mp4";
 	return f < TF_COUNT ? file_names[f] : NULL;
 }
 

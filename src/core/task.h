@@ -128,6 +128,12 @@ struct task {
 		int64_t stall_since_ms;
 		int64_t thumb_size;       /* thumbnail.webp in the task dir; -1 none */
 		bool thumb_tried;         /* asked the provider once this mount */
+		/* The video is WebM/Matroska: shown and kept as video.webm. */
+		bool video_webm;
+		/* Download the finished video once more (ctl refresh, or a
+		 * published file that is no video): the one shown stays
+		 * until the new one is whole. */
+		bool refetch;
 	);
 
 	/* Attempts behind the current backoffs: reset by a retry. */

@@ -31,6 +31,9 @@ struct engine_options {
 	int timeout_s;           /* api.timeout: also bounds reads that wait */
 	int control_threads;     /* submissions and polls in flight at once */
 	int download_threads;    /* downloads at once */
+	/* api.max_video_bytes: a video larger than this is refused (a
+	 * body without end would fill the disk); 0 for 4 GiB. */
+	int64_t max_video_bytes;
 	const char *on_complete; /* hooks; NULL for none */
 	const char *on_failed;
 	const char *mountpoint;  /* for the paths hooks get */

@@ -20,7 +20,15 @@ static int do_refresh(struct engine *e, struct task *t)
 	engine_change_begin(&c, t);
 	t->poll_delay_s = 0;
 	t->download_failures = 0;
-	c.log = "refresh requested";
+	if (t->state == TASK_COMPLETED && t->video_done && t->id) {
+		/* The video shown may not be the provider's (an older veofs
+		 * kept whatever came): fetch it again; the one shown stays
+		 * until the new one is whole. */
+		t->refetch = true;
+		c.log = "refresh requested; fetching the video again";
+	} else {
+		c.log = "refresh requested";
+	}
 	engine_commit(e, &c);
 	return 0;
 }
@@ -35,6 +43,19 @@ static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 			 task_state_name(t->state));
 		pthread_mutex_unlock(&t->mu);
 		return -EBUSY;
+	}
+	if (!t->prompt || !t->prompt[0]) {
+		/* Sending it again would pay for a video of an empty prompt. */
+		snprintf(err, errlen, "retry refused: the task has no prompt to send (it was "
+			 "attached by its id, or its prompt file is lost); write a new "
+			 "NAME.prompt instead");
+		c.events = 1;
+		c.event_text[0] = err;
+		c.files = 0;
+		c.log_level = LOG_LVL_WARN;
+		c.log = err;
+		engine_commit(e, &c);
+		return -EINVAL;
 	}
 	/* Everything the provider's last attempt left goes; what the user
 	 * asked for stays. */

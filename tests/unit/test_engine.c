@@ -964,3 +964,42 @@ Test(engine, forgotten_task_never_writes_into_its_successor)
 	cr_assert_null(strstr(record, "in_progress"), "%s", record);
 	free(record);
 }
+
+/* ---- never a create without the prompt the user accepted ---- */
+
+/* A task whose prompt went missing once reached the provider with
+ * prompt="": paid for, for nothing. */
+Test(engine, a_task_without_a_prompt_is_never_sent)
+{
+	struct task *t = submit("job", "");
+
+	wait_state(t, TASK_FAILED, -1, 3000);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 0);
+	char *st = status_of(t);
+	cr_assert(strstr(st, "damaged task"), "%s", st);
+	free(st);
+}
+
+/* A task attached by its id has no prompt: retry would POST prompt="". */
+Test(engine, retry_of_an_attached_task_is_refused)
+{
+	char err[256] = "", id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	cr_assert_eq(fake_remote_job_fail(env.fake, id, "boom", false), 0);
+	engine_kick(env.e, t);
+	wait_state(t, TASK_FAILED, -1, 5000);
+	pthread_mutex_lock(&t->mu);
+	task_set_str(&t->prompt, ""); /* as new/NAME.id leaves it */
+	pthread_mutex_unlock(&t->mu);
+	int creates = fake_remote_calls(env.fake, FAKE_CREATE);
+	cr_assert_eq(task_control(env.e, t, "retry\n", 6, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "attached"), "%s", err);
+	wait_engine_idle();
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), creates);
+	cr_assert_eq(t->state, TASK_FAILED);
+	size_t len;
+	char *events = read_state_file("job", "events", &len);
+	cr_assert(strstr(events, "retry refused"), "%s", events);
+	free(events);
+}

@@ -486,7 +486,7 @@ Test(task_store, finished_video_loads_as_done)
 	fd = task_store_open_video(store, t, true, O_RDWR | O_CREAT);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(fs_pwrite_all(fd, "0123456789", 10, 0), 0);
-	cr_assert_eq(task_store_finish_video(store, t, fd), 0);
+	cr_assert_eq(task_store_finish_video(store, t, fd, false), 0);
 	close(fd);
 	cr_assert_not(exists("tasks/job/video.mp4.part"));
 	cr_assert(exists("tasks/job/video.mp4"));
