@@ -105,8 +105,12 @@ struct task {
 		 * known), so that a script that waits for "completed" always
 		 * finds the file. */
 		bool api_completed;
-		char *task_json;          /* last object the API returned, verbatim */
-		size_t task_json_len;
+		/* task.json, the last object the API returned: kept on disk
+		 * only (an answer can be megabytes, times every task), read
+		 * from there when the file is read. */
+		bool has_task_json;
+		size_t task_json_len;     /* its size on disk */
+		uint64_t task_json_hash;  /* of the answer it holds; 0 unknown */
 		bool cancel_requested;    /* a remote DELETE is owed */
 	);
 

@@ -324,22 +324,16 @@ int task_store_save(struct task_store *s, struct task *t)
 	return rc;
 }
 
-void task_store_save_answer(struct task_store *s, struct task *t)
+void task_store_save_answer(struct task_store *s, struct task *t, const char *json,
+			    size_t len)
 {
 	char err[256];
-	char *json = NULL, *name;
-	size_t len = 0;
+	char *name;
 	int fd;
 
 	pthread_mutex_lock(&t->save_mu);
 	pthread_mutex_lock(&t->mu);
 	name = t->deleted ? NULL : strdup(t->name);
-	if (name && t->task_json) {
-		len = t->task_json_len;
-		json = malloc(len + 1);
-		if (json)
-			memcpy(json, t->task_json, len);
-	}
 	pthread_mutex_unlock(&t->mu);
 	if (name && json) {
 		fd = own_dirfd(s, t);
@@ -350,7 +344,6 @@ void task_store_save_answer(struct task_store *s, struct task *t)
 		}
 	}
 	pthread_mutex_unlock(&t->save_mu);
-	free(json);
 	free(name);
 }
 
@@ -555,10 +548,10 @@ static struct task *load_one(struct task_store *s, const char *name)
 	} else {
 		t->prompt = strdup("");
 	}
-	if (fs_read_all(dfd, "task.json", RECORD_MAX, &text, &len) == 0) {
-		t->task_json = text;
-		t->task_json_len = len;
-		text = NULL;
+	struct stat st;
+	if (fstatat(dfd, "task.json", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		t->has_task_json = true;
+		t->task_json_len = (size_t)st.st_size;
 	}
 	if (fs_read_all(dfd, "events", EVENTS_MAX, &text, &len) == 0) {
 		t->events = text;

@@ -43,8 +43,10 @@ int task_store_create(struct task_store *s, struct task *t,
 /* Rewrite record.json from the task's current fields (durable). Takes t->mu
  * itself. 0 or -errno; failures are logged. */
 int task_store_save(struct task_store *s, struct task *t);
-/* Replace task.json with t's last answer (takes t->mu). */
-void task_store_save_answer(struct task_store *s, struct task *t);
+/* Replace task.json with an answer of the provider's (bounded by the
+ * caller). */
+void task_store_save_answer(struct task_store *s, struct task *t, const char *json,
+			    size_t len);
 /* Append one line to the events file. */
 void task_store_append_event(struct task_store *s, struct task *t, const char *line);
 /* Forget a task: its directory (and video) go. The caller holds the

@@ -218,7 +218,7 @@ int engine_commit(struct engine *e, struct task_change *c)
 			rc = 0;
 	}
 	if (rc == 0 && c->answer)
-		task_store_save_answer(e->store, t);
+		task_store_save_answer(e->store, t, c->answer_json, c->answer_len);
 	for (int i = 0; i < 2; i++) {
 		if (lines[i])
 			task_store_append_event(e->store, t, lines[i]);

@@ -98,7 +98,9 @@ struct task_change {
 	bool was_finished;        /* set by engine_change_begin */
 	unsigned files;           /* files that moved: (1 << enum task_file) */
 	bool save;                /* record.json moved */
-	bool answer;              /* task.json moved */
+	bool answer;              /* task.json moved: */
+	const char *answer_json;  /* its new bytes, valid until engine_commit */
+	size_t answer_len;
 	bool drop_video;          /* delete the video files first (retry) */
 	int events;               /* events lines to append: 0, 1 or 2 */
 	const char *event_text[2];/* each line's text after the state, or NULL */

@@ -1138,3 +1138,26 @@ Test(config, example_documents_the_defaults)
 	config_free(&d);
 	free(text);
 }
+
+/* What a provider can make veofs hold or wait on is bounded by these. */
+Test(config, download_bounds)
+{
+	struct config c;
+
+	cr_assert_eq(LOAD(&c, .config_file = NULL), 0, "%s", err);
+	cr_assert_eq(c.min_download_rate, 1024);
+	cr_assert_eq(c.max_video_bytes, 4LL << 30);
+	config_free(&c);
+	cr_assert_eq(LOAD(&c, OPTS({ "max_video_bytes", "512M" },
+				   { "min_download_rate", "0" })), 0, "%s", err);
+	cr_assert_eq(c.max_video_bytes, 512LL << 20);
+	cr_assert_eq(c.min_download_rate, 0);
+	config_free(&c);
+	cr_assert_eq(LOAD(&c, OPTS({ "api.max_video_bytes", "1048576" })), 0, "%s", err);
+	cr_assert_eq(c.max_video_bytes, 1048576);
+	config_free(&c);
+	expect_error(LOAD(&c, OPTS({ "max_video_bytes", "10" })), "api.max_video_bytes");
+	expect_error(LOAD(&c, OPTS({ "max_video_bytes", "2T" })), "api.max_video_bytes");
+	expect_error(LOAD(&c, OPTS({ "max_video_bytes", "4GB" })), "api.max_video_bytes");
+	expect_error(LOAD(&c, OPTS({ "min_download_rate", "-1" })), "api.min_download_rate");
+}

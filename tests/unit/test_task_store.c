@@ -242,9 +242,8 @@ Test(task_store, load_round_trips_every_field)
 	t->changed = 1700000999;
 	pthread_mutex_unlock(&t->mu);
 	cr_assert_eq(task_store_save(store, t), 0);
-	t->task_json = strdup("{\"id\":\"video_abc123\",\"status\":\"failed\"}");
-	t->task_json_len = strlen(t->task_json);
-	task_store_save_answer(store, t);
+	static const char answer[] = "{\"id\":\"video_abc123\",\"status\":\"failed\"}";
+	task_store_save_answer(store, t, answer, strlen(answer));
 
 	cr_assert_eq(reload(&l), 1);
 	struct task *u = l.t[0];
@@ -268,8 +267,9 @@ Test(task_store, load_round_trips_every_field)
 	cr_assert_eq(u->video_size, 123456);
 	cr_assert(u->ranges_ok);
 	cr_assert_not(u->video_done);
-	cr_assert_eq(u->task_json_len, t->task_json_len);
-	cr_assert_str_eq(u->task_json, t->task_json);
+	/* task.json stays on disk: only its size is loaded. */
+	cr_assert(u->has_task_json);
+	cr_assert_eq(u->task_json_len, strlen(answer));
 	cr_assert_eq(u->events_len, t->events_len);
 	cr_assert_str_eq(u->events, t->events);
 
@@ -420,7 +420,7 @@ Test(task_store, missing_optional_files_are_tolerated)
 	cr_assert_eq(l.t[0]->state, TASK_QUEUED);
 	cr_assert_str_eq(l.t[0]->id, "video_7");
 	cr_assert_str_eq(l.t[0]->prompt, "");
-	cr_assert_null(l.t[0]->task_json);
+	cr_assert_not(l.t[0]->has_task_json);
 	cr_assert_eq(l.t[0]->events_len, 0);
 	cr_assert_eq(l.t[0]->video_size, -1);
 	loaded_free(&l);
@@ -542,7 +542,7 @@ Test(task_store, save_after_delete_writes_nothing)
 	t->state = TASK_QUEUED;
 	cr_assert_eq(task_store_save(store, t), 0);
 	task_store_append_event(store, t, "line\n");
-	task_store_save_answer(store, t);
+	task_store_save_answer(store, t, "{}", 2);
 	cr_assert_not(exists("tasks/job"), "a forgotten task came back");
 	task_unref(t);
 }
@@ -560,9 +560,7 @@ Test(task_store, events_and_answers_persist)
 	cr_assert_eq(strncmp(text, t->events, t->events_len), 0, "events only grow");
 	free(text);
 
-	t->task_json = strdup("{\"a\":1}");
-	t->task_json_len = 7;
-	task_store_save_answer(store, t);
+	task_store_save_answer(store, t, "{\"a\":1}", 7);
 	text = slurp("tasks/job/task.json");
 	cr_assert_str_eq(text, "{\"a\":1}");
 	free(text);
