@@ -1,5 +1,6 @@
 /* Reading record.json: see task_record.h. */
 #include "task_record.h"
+#include "video_object.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ID_MAX 200
 #define IMAGE_EXT_MAX 8
 
 /* A non-empty string without an embedded NUL, else NULL. */
@@ -37,20 +37,10 @@ static long long jint(json_t *o, const char *key, long long dflt)
 	return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
 }
 
-/* The id goes into URLs, file contents and hooks' environment; these are
- * the characters the API parser and the drop box accept. */
+/* The provider's id, as the API parser accepts it (video_object.h). */
 static bool id_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > ID_MAX || !strcmp(s, ".") || strstr(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
-		      *s == ':' || *s == '-'))
-			return false;
-	return true;
+	return video_id_valid(s, strlen(s));
 }
 
 /* The reference image is opened, listed and uploaded by this name, in the

@@ -23,6 +23,7 @@
 #include "strmap.h"
 #include "task_store.h"
 #include "task_table.h"
+#include "video_object.h"
 #include "writer_copy.h"
 #include "xalloc.h"
 
@@ -1319,14 +1320,7 @@ out:
 
 static bool id_valid(const char *id)
 {
-	size_t n = strlen(id);
-
-	if (n == 0 || n > 200 || !strcmp(id, ".") || strstr(id, ".."))
-		return false;
-	for (const char *p = id; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.' || *p == ':'))
-			return false;
-	return true;
+	return video_id_valid(id, strlen(id));
 }
 
 /* new/NAME.id: follow a task that already exists at the provider (made
@@ -1361,12 +1355,13 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 	id = text;
 	while (*id && isspace((unsigned char)*id))
 		id++;
-	/* Blanks around the id go; blanks inside make it not an id. */
+	/* Blanks around the id go; blanks inside are part of it (OpenAI's
+	 * spec allows any string). */
 	for (size_t n = strlen(id); n && isspace((unsigned char)id[n - 1]); n--)
 		id[n - 1] = '\0';
 	if (!id_valid(id)) {
-		snprintf(why, sizeof(why), "'%.60s' is not a task id (letters, digits, '_', '-', "
-			 "'.', ':'; at most 200)", id);
+		snprintf(why, sizeof(why), "'%.60s' is not a task id (one line of at most %d "
+			 "bytes, without control characters)", id, VIDEO_ID_MAX);
 		rc = -EINVAL;
 		goto refused;
 	}

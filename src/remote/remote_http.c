@@ -769,13 +769,17 @@ static int object_exchange(struct exchange *x, const char *method,
 static char *video_url(struct http_remote *hr, CURL *curl, const char *id,
 		       const char *suffix)
 {
+	/* Any string is an id: every byte but the unreserved ones is
+	 * percent-encoded, and an id that is a dot segment ("." or "..")
+	 * has its dots encoded too, or the URL would name another path. */
 	char *esc = curl_easy_escape(curl, id, 0);
 	if (!esc)
 		return NULL;
-	size_t n = strlen(hr->base_url) + strlen(esc) + strlen(suffix) + 16;
+	const char *seg = !strcmp(esc, ".") ? "%2E" : !strcmp(esc, "..") ? "%2E%2E" : esc;
+	size_t n = strlen(hr->base_url) + strlen(seg) + strlen(suffix) + 16;
 	char *url = malloc(n);
 	if (url)
-		snprintf(url, n, "%s/videos/%s%s", hr->base_url, esc, suffix);
+		snprintf(url, n, "%s/videos/%s%s", hr->base_url, seg, suffix);
 	curl_free(esc);
 	return url;
 }

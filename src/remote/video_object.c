@@ -11,8 +11,15 @@
 
 /* Text from the API ends up in one-line status files and xattrs. */
 #define API_TEXT_MAX 500
-#define ID_MAX 200
 
+/* OpenAI's VideoResource says queued, in_progress, completed, failed
+ * (openai-openapi.yaml). Gateways pass on what their upstreams say: the
+ * spellings new-api's relay accepts from OpenAI-shaped upstreams
+ * (QuantumNous/new-api, relay/channel/task/sora/adaptor.go,
+ * ParseTaskResult: "unknown", "notstarted", "created" and "starting" are
+ * kept queued there, and so here), its own task statuses (SUBMITTED,
+ * QUEUED, IN_PROGRESS, SUCCESS, FAILURE, NOT_START; dto/task.go), and
+ * LiteLLM's "processing". */
 static const struct {
 	const char *spelling;
 	enum video_status state;
@@ -23,6 +30,11 @@ static const struct {
 	{ "pending", VIDEO_QUEUED, NULL },
 	{ "submitted", VIDEO_QUEUED, NULL },
 	{ "not_started", VIDEO_QUEUED, NULL },
+	{ "not_start", VIDEO_QUEUED, NULL },
+	{ "notstarted", VIDEO_QUEUED, NULL },
+	{ "preparing", VIDEO_QUEUED, NULL },
+	{ "starting", VIDEO_QUEUED, NULL },
+	{ "unknown", VIDEO_QUEUED, NULL },
 	{ "created", VIDEO_QUEUED, NULL },
 	{ "in_progress", VIDEO_IN_PROGRESS, NULL },
 	{ "processing", VIDEO_IN_PROGRESS, NULL },
@@ -30,11 +42,13 @@ static const struct {
 	{ "started", VIDEO_IN_PROGRESS, NULL },
 	{ "generating", VIDEO_IN_PROGRESS, NULL },
 	{ "completed", VIDEO_COMPLETED, NULL },
+	{ "complete", VIDEO_COMPLETED, NULL },
 	{ "succeeded", VIDEO_COMPLETED, NULL },
 	{ "success", VIDEO_COMPLETED, NULL },
 	{ "finished", VIDEO_COMPLETED, NULL },
 	{ "done", VIDEO_COMPLETED, NULL },
 	{ "failed", VIDEO_FAILED, NULL },
+	{ "fail", VIDEO_FAILED, NULL },
 	{ "failure", VIDEO_FAILED, NULL },
 	{ "error", VIDEO_FAILED, NULL },
 	{ "cancelled", VIDEO_FAILED, "cancelled" },
@@ -242,37 +256,35 @@ static json_t *unwrap(json_t *root)
 	return root;
 }
 
-/* The id goes into URLs and file names: allow only what needs no escaping
- * and cannot name a parent directory. */
-static bool id_valid(const char *s, size_t n)
+bool video_id_valid(const char *s, size_t n)
 {
-	if (n == 0 || n > ID_MAX || strcmp(s, ".") == 0 || strstr(s, ".."))
+	if (!s || n == 0 || n > VIDEO_ID_MAX)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-		      c == ':' || c == '-'))
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return false;
-	}
 	return true;
 }
 
 static int read_id(json_t *obj, char **id, char *err, size_t errlen)
 {
-	json_t *v = json_object_get(obj, "id");
+	json_t *v = json_object_get(obj, "task_id");
 	const char *s;
 	char num[32];
 	size_t n;
 
+	/* new-api's task DTO has both: "id" is its database row (a number),
+	 * "task_id" the task (QuantumNous/new-api, dto/task.go). Where both
+	 * are the task, they are equal (relay/channel/task/sora/adaptor.go). */
+	if (!json_is_string(v))
+		v = json_object_get(obj, "id");
 	if (!v || json_is_null(v))
 		v = json_object_get(obj, "task_id");
 	if (!v || json_is_null(v))
 		return 0;
 	s = scalar_text(v, num, sizeof(num));
 	n = json_is_string(v) ? json_string_length(v) : (s ? strlen(s) : 0);
-	if (!s || strlen(s) != n || !id_valid(s, n)) {
+	if (!s || strlen(s) != n || !video_id_valid(s, n)) {
 		set_reason(err, errlen, "invalid id in answer");
 		return -1;
 	}
@@ -363,6 +375,54 @@ static char *read_error(json_t *obj, bool failed)
 	return text;
 }
 
+static bool url_usable(const char *s);
+
+static char *url_of(json_t *v)
+{
+	return json_is_string(v) && url_usable(json_string_value(v)) ?
+	       strdup(json_string_value(v)) : NULL;
+}
+
+/* The link to a finished video, where a status object names one. Several
+ * gateways never serve /content and put it in the status instead:
+ *   result_url        new-api's task DTO (QuantumNous/new-api, dto/task.go:
+ *                     TaskDto.ResultURL), under its {"code","data"} envelope
+ *   videos[].url      a list of generated videos (new-api's Gemini results)
+ *   unsigned_urls[]   OpenRouter's video objects
+ *   video_url, download_url, content_url   other relays' spellings
+ * looked for in the object, its envelope and a "data" member. */
+static char *video_link_in(json_t *o)
+{
+	static const char *const keys[] = {
+		"video_url", "result_url", "download_url", "content_url", NULL,
+	};
+	json_t *a;
+	char *url = NULL;
+
+	if (!json_is_object(o))
+		return NULL;
+	for (int i = 0; !url && keys[i]; i++)
+		url = url_of(json_object_get(o, keys[i]));
+	a = json_object_get(o, "videos");
+	if (!url && json_is_array(a))
+		url = url_of(json_object_get(json_array_get(a, 0), "url"));
+	a = json_object_get(o, "unsigned_urls");
+	if (!url && json_is_array(a))
+		url = url_of(json_array_get(a, 0));
+	return url;
+}
+
+static char *video_link(json_t *root, json_t *obj)
+{
+	char *url = video_link_in(obj);
+
+	if (!url && obj != root)
+		url = video_link_in(root);
+	if (!url)
+		url = video_link_in(json_object_get(obj, "data"));
+	return url;
+}
+
 void video_object_free(struct video_object *v)
 {
 	if (!v)
@@ -370,6 +430,8 @@ void video_object_free(struct video_object *v)
 	free(v->id);
 	free(v->error);
 	free(v->model);
+	free(v->status_word);
+	free(v->video_url);
 	memset(v, 0, sizeof(*v));
 	v->progress = -1;
 }
@@ -395,9 +457,13 @@ int video_object_parse(const char *json, size_t len, struct video_object *out,
 		return -1;
 	}
 	v = json_object_get(obj, "status");
-	if (json_is_string(v))
+	if (json_is_string(v)) {
 		out->has_state = video_status_normalize(json_string_value(v),
 							&out->state, &status_reason);
+		if (!out->has_state)
+			out->status_word = sanitized_copy(json_string_value(v));
+	}
+	out->video_url = video_link(root, obj);
 	failed = out->has_state && out->state == VIDEO_FAILED;
 	out->progress = read_progress(json_object_get(obj, "progress"));
 	out->error = read_error(obj, failed);

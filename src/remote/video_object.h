@@ -14,19 +14,30 @@ enum video_status {
 	VIDEO_FAILED,
 };
 
-/* Map any status spelling (queued, pending, submitted, processing, running,
- * in_progress, succeeded, success, finished, completed, failed, failure,
- * error, cancelled, canceled, expired; any case, '-' or ' ' for '_') to a
- * state. Returns false for an unknown spelling. *reason is set to a static
+/* Map any status spelling (queued, pending, submitted, preparing, starting,
+ * not_start, processing, running, in_progress, succeeded, success, finished,
+ * complete(d), fail(ed), failure, error, cancelled, canceled, expired, ...;
+ * any case, '-' or ' ' for '_') to a state. Returns false for an unknown spelling. *reason is set to a static
  * reason for failure-like spellings that carry one ("cancelled",
  * "expired"), otherwise NULL. */
 bool video_status_normalize(const char *status, enum video_status *state,
 			    const char **reason);
 
+/* Whether s (n bytes) can be a provider's task id. OpenAI's spec allows any
+ * string, LiteLLM sends base64 with '=', '+' and '/' (often 180-260
+ * bytes): anything non-empty up to VIDEO_ID_MAX bytes without control
+ * characters is one. An id is kept byte for byte, percent-encoded in URLs,
+ * stored as a JSON string and never used as a file name. */
+#define VIDEO_ID_MAX 1024
+bool video_id_valid(const char *s, size_t n);
+
 struct video_object {
 	char *id;          /* "id", else "task_id"; NULL if neither */
 	bool has_state;
 	enum video_status state;
+	char *status_word; /* a status spelling we do not know, as it came */
+	char *video_url;   /* a link to the finished video, where the object
+			      names one (see video_link in video_object.c) */
 	int progress;      /* 0..100, -1 when absent */
 	char *error;       /* failure reason text, NULL when none given */
 	char *model;

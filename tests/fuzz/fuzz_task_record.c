@@ -7,6 +7,7 @@
 #include "fuzz.h"
 #include "task.h"
 #include "task_record.h"
+#include "video_object.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,10 @@ static void check_id(const char *id)
 {
 	if (!id)
 		return;
-	if (!id[0] || strlen(id) > 200 || !strcmp(id, ".") || strstr(id, ".."))
+	if (!id[0] || strlen(id) > VIDEO_ID_MAX)
 		abort();
-	for (const char *p = id; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789_.:-", *p))
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
 			abort();
 }
 

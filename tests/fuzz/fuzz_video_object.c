@@ -24,11 +24,10 @@ static void check_id(const char *id)
 {
 	if (!id)
 		return;
-	if (!id[0] || !strcmp(id, ".") || strstr(id, ".."))
+	if (!video_id_valid(id, strlen(id)))
 		abort();
-	for (const char *p = id; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789_.:-", *p))
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
 			abort();
 }
 

@@ -288,19 +288,25 @@ class AttachTest(harness.VeofsTestCase):
 
     def test_invalid_ids_are_refused(self):
         sim, m = self.sim_and_mount()
-        for name, data in (("dots", "../x\n"), ("empty", ""), ("blank", "  \n")):
-            with self.subTest(id=data):
+        for name, data in (("empty", ""), ("blank", "  \n"), ("tab", "a\tb\n"),
+                           ("long", "v" * 1025 + "\n")):
+            with self.subTest(id=data[:20]):
                 self._assert_refused_id(m, name, data)
         self.assertEqual(sorted(os.listdir(m.mnt)), ["new"])
         self.assertEqual(sim.stats()["creates"], 0)
 
-    # Bug: an id with a blank inside ("video 123") is cut at the blank and
-    # the first word is attached as the id (dropbox.c accept_id) instead of
-    # being refused as not a task id.
-    def test_id_with_a_space_is_refused(self):
+    def test_any_provider_id_is_attached_byte_for_byte(self):
+        """OpenAI's spec allows any string as an id: one with blanks, slashes
+        or dots inside is attached as it is (blanks around it go), and is
+        never a path."""
         sim, m = self.sim_and_mount()
-        self._assert_refused_id(m, "spaced", "video 123\n")
-        self.assertEqual(sorted(os.listdir(m.mnt)), ["new"])
+        for name, vid in (("spaced", "amet id eiusmod"), ("pathlike", "../x/y"),
+                          ("base64", "video_dGFzazpvcGVyYXRpb25zL2FiYysvZD0=")):
+            with self.subTest(id=vid):
+                write_file(m.path("new", name + ".id"), "  " + vid + "\n")
+                self.assertEqual(read_text(m.path(name, "id")).strip(), vid)
+                self.assertEqual(sim.stats()["creates"], 0)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
 
 
 class RenameTest(harness.VeofsTestCase):

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.parse
 
 import harness
 from harness import bound, read_bytes, read_text, wait_until, write_file
@@ -502,36 +503,50 @@ class HostileApiTest(harness.VeofsTestCase):
                 out.add(os.path.join(dirpath, n))
         return out
 
-    def test_bad_ids_are_refused(self):
-        """Ids that are paths ("../../etc/evil", "..", "a/b", with a newline,
-        empty) are refused: the task fails with a reason or is outcome
-        unknown, nothing is polled by that id or written outside
-        STATE/tasks/NAME."""
-        bad_ids = ["../../etc/evil", "..", "a/b", "video\nevil", "", "/etc/evil2"]
+    def test_hostile_ids_are_kept_and_never_used_as_paths(self):
+        """Ids that look like paths ("../../etc/evil", "..", "a/b",
+        "/etc/evil2") are ids like any other: kept byte for byte,
+        percent-encoded in every request and never used as a file name, so
+        nothing is written outside STATE/tasks/NAME. An empty id or one with
+        a newline cannot be used: the task is "submission outcome unknown"
+        and nothing is polled by it."""
+        kept_ids = ["../../etc/evil", "..", "a/b", "/etc/evil2"]
+        bad_ids = ["video\nevil", ""]
+        ids = kept_ids + bad_ids
         self.assertFalse(os.path.exists("/etc/evil"))
-        fake = FakeApi([video_object(i) for i in bad_ids],
-                       lambda vid, path: (200, video_object(vid, "completed", progress=100)))
+        fake = FakeApi([video_object(i) for i in ids],
+                       lambda vid, path: (200, video_object(vid, "in_progress", progress=5)))
         fake.start()
         self.addCleanup(fake.stop)
         m = self.new_mount(None, options={"base_url": fake.api})
         m.start()
         before = self.snapshot()
         names = []
-        for k, bad in enumerate(bad_ids):
-            name = "bad%d" % k
+        for k, bad in enumerate(ids):
+            name = "id%d" % k
             names.append(name)
             write_file(m.path("new", name + ".prompt"), "a hostile id %d\n" % k)
             wait_until(lambda: len([r for r in fake.requests if r[0] == "POST"]) > k, 30,
                        "the create of %s" % name)
-        for name, bad in zip(names, bad_ids):
-            with self.subTest(id=bad):
-                line = self.wait_state(m, name, ("failed",), timeout=30)
-                self.assertTrue(line.startswith("failed: ") and len(line) > 12, line)
-                self.assertNotIn("\n", line)
-                self.assertEqual(read_text(m.path(name, "status")).count("\n"), 1)
-        time.sleep(bound(2))     # a few poll intervals for a wrong poll to show
-        self.assertEqual([r for r in fake.requests if r[0] != "POST"], [],
-                         "a hostile id was used in a request")
+        for name, vid in zip(names, ids):
+            with self.subTest(id=vid):
+                if vid in kept_ids:
+                    self.wait_state(m, name, ("in_progress",), timeout=30)
+                    self.assertEqual(read_text(m.path(name, "id")).rstrip("\n"), vid)
+                else:
+                    line = self.wait_state(m, name, ("failed",), timeout=30)
+                    self.assertTrue(line.startswith(harness.OUTCOME_UNKNOWN), line)
+                    self.assertEqual(read_text(m.path(name, "status")).count("\n"), 1)
+        polled = {path for method, path in fake.requests if method == "GET"}
+        for vid in kept_ids:
+            quoted = urllib.parse.quote(vid, safe="")
+            if quoted in (".", ".."):
+                quoted = quoted.replace(".", "%2E")
+            self.assertIn("/v1/videos/" + quoted, polled, "%r was not polled by its id" % vid)
+        for path in polled:
+            self.assertTrue(path.startswith("/v1/videos/"), path)
+            self.assertNotIn("/../", path)
+            self.assertNotIn("evil\n", path)
         state_tasks = os.path.join(m.state_dir, "tasks")
         allowed = tuple(os.path.join(state_tasks, n) for n in names)
         new_paths = sorted(p for p in self.snapshot() - before

@@ -7,6 +7,7 @@
 
 #include "task.h"
 #include "task_record.h"
+#include "video_object.h"
 
 /* As task_store writes it (JSON_INDENT(1) | JSON_SORT_KEYS). */
 static const char full[] =
@@ -158,22 +159,23 @@ Test(task_record, image_file_names_only_the_tasks_image)
 
 Test(task_record, id_is_a_provider_id)
 {
-	char long_id[260] = "{\"id\":\"";
-	memset(long_id + 7, 'a', 201);
-	strcpy(long_id + 208, "\"}");
+	char long_id[1100] = "{\"id\":\"";
+	memset(long_id + 7, 'a', VIDEO_ID_MAX + 1);
+	strcpy(long_id + 7 + VIDEO_ID_MAX + 1, "\"}");
 	static const char *const bad[] = {
-		"{\"id\":\"../x\"}", "{\"id\":\"a/b\"}", "{\"id\":\"video\\n1\"}",
-		"{\"id\":\"..\"}", "{\"id\":\".\"}",
-		"{\"id\":\"\"}", "{\"id\":42}", "{\"id\":\"v 1\"}",
+		"{\"id\":\"video\\n1\"}", "{\"id\":\"\"}", "{\"id\":42}", "{\"id\":\"a\\u007f\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		refuse(bad[i], "id");
 	refuse(long_id, "id");
-	long_id[207] = '"';
-	long_id[208] = '}';
-	long_id[209] = '\0';
+	long_id[7 + VIDEO_ID_MAX] = '"';
+	long_id[7 + VIDEO_ID_MAX + 1] = '}';
+	long_id[7 + VIDEO_ID_MAX + 2] = '\0';
 	cr_assert_eq(parse(long_id), 0, "%s", err);
-	cr_assert_eq(strlen(t->id), 200);
+	cr_assert_eq(strlen(t->id), VIDEO_ID_MAX);
+	/* Any string a provider sent: never a path here, only a JSON string. */
+	cr_assert_eq(parse("{\"id\":\"../x a/b\"}"), 0, "%s", err);
+	cr_assert_str_eq(t->id, "../x a/b");
 	cr_assert_eq(parse("{\"id\":\"task:1.2-3_x\"}"), 0);
 	cr_assert_str_eq(t->id, "task:1.2-3_x");
 }
