@@ -164,6 +164,10 @@ struct task {
 	} sched[2];
 
 	bool deleted;             /* forgotten by rmdir: workers drop it */
+	/* record.json could not be read: shown failed ("damaged record"),
+	 * its files as they are, never sent, its record never rewritten
+	 * (it may hold what a hand can still recover); rmdir removes it. */
+	bool damaged;
 };
 
 struct task *task_new(const char *name);

@@ -296,7 +296,7 @@ int task_store_save(struct task_store *s, struct task *t)
 
 	pthread_mutex_lock(&t->save_mu);
 	pthread_mutex_lock(&t->mu);
-	if (t->deleted) {
+	if (t->deleted || t->damaged) {
 		pthread_mutex_unlock(&t->mu);
 		pthread_mutex_unlock(&t->save_mu);
 		return 0;
@@ -536,9 +536,20 @@ static struct task *load_one(struct task_store *s, const char *name)
 		goto fail;
 	rc = fs_read_all(dfd, RECORD, RECORD_MAX, &text, &len);
 	if (rc < 0 || task_record_parse(text, len, t, why, sizeof(why)) < 0) {
-		log_error("task %s: unreadable record in %s/tasks/%s (%s); left alone",
-			  name, s->path, name, rc < 0 ? strerror(-rc) : why);
-		goto fail;
+		char reason[400];
+		snprintf(reason, sizeof(reason), "damaged record: %s\n"
+			 "%s/tasks/%s/record.json cannot be read; the task is never sent "
+			 "again, its files are shown as they are, rmdir removes it",
+			 rc < 0 ? strerror(-rc) : why, s->path, name);
+		log_error("task %s: %s", name, reason);
+		/* Shown, not hidden: a hidden task keeps its name taken and
+		 * its paid video out of sight. Nothing of the record is
+		 * trusted. */
+		task_unref(t);
+		t = task_new(name);
+		t->damaged = true;
+		t->state = TASK_FAILED;
+		t->reason = strdup(reason);
 	}
 	free(text);
 	text = NULL;

@@ -44,6 +44,14 @@ static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 		pthread_mutex_unlock(&t->mu);
 		return -EBUSY;
 	}
+	if (t->damaged) {
+		snprintf(err, errlen, "retry refused: the task's record is damaged, so what "
+			 "was sent and paid for is not known; remove it (rmdir) and write a new "
+			 "NAME.prompt");
+		pthread_mutex_unlock(&t->mu);
+		log_warn("task %s: %s", t->name, err);
+		return -EINVAL;
+	}
 	if (!t->prompt || !t->prompt[0]) {
 		/* Sending it again would pay for a video of an empty prompt. */
 		snprintf(err, errlen, "retry refused: the task has no prompt to send (it was "

@@ -481,6 +481,37 @@ class BoundsTest(ProviderCase):
         self.assertEqual(len(stored), len(lines))
 
 
+class DamagedStateTest(ProviderCase):
+    """A record.json cut short or overwritten once hid the task and its paid
+    video while its name stayed taken (EEXIST with nothing shown)."""
+
+    def test_a_damaged_record_shows_the_task_as_damaged(self):
+        real = mp4_bytes(tag=b"paid")
+        fake = self.provider(content=lambda vid, n, h: h.send(
+            200, {"Content-Type": "video/mp4"}, real))
+        m = self.mount_on(fake)
+        self.submit(m, "job", "a task whose record will be damaged")
+        self.wait_video(m, "job", timeout=30)
+        wait_until(lambda: "saved" in read_text(m.path("job", "events")), 20, "the video")
+        m.unmount()
+        record = os.path.join(m.state_dir, "tasks", "job", "record.json")
+        write_file(record, b'{"version": 1, "state": "compl')
+        m.start()
+        line = self.status(m, "job")
+        self.assertTrue(line.startswith("failed: damaged record"), line)
+        self.assertEqual(read_bytes(m.path("job", "video.mp4")), real)
+        self.assertIn("damaged record", read_text(m.path("job", "error")))
+        with self.assertRaises(OSError) as cm:
+            write_file(m.path("job", "ctl"), "retry\n")
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+        time.sleep(bound(1))
+        self.assertEqual(fake.posts(), 1, "a damaged task was sent")
+        self.assertEqual(read_bytes(record), b'{"version": 1, "state": "compl')
+        os.rmdir(m.path("job"))
+        self.assertFalse(os.path.exists(os.path.join(m.state_dir, "tasks", "job")))
+        self.submit(m, "job", "the name is free again")
+
+
 def daemon_rss(m):
     with open("/proc/%d/status" % m.proc.pid) as f:
         for line in f:

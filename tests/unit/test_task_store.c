@@ -386,7 +386,9 @@ Test(task_store, leftovers_of_a_crash_are_cleaned)
 	task_unref(t);
 }
 
-Test(task_store, unreadable_record_is_skipped_not_deleted)
+/* A damaged record once hid the task (and its paid video) while its name
+ * stayed taken: it is shown, failed as damaged, never rewritten. */
+Test(task_store, unreadable_record_is_shown_as_damaged_not_deleted)
 {
 	struct task *t = mk("good", "p");
 	struct loaded l;
@@ -400,8 +402,27 @@ Test(task_store, unreadable_record_is_skipped_not_deleted)
 	mkdir_rel("tasks/array");
 	write_rel("tasks/array/record.json", "[1,2,3]");
 
-	cr_assert_eq(reload(&l), 1);
-	cr_assert_str_eq(l.t[0]->name, "good");
+	write_rel("tasks/broken/video.mp4", "\0\0\0\x10" "ftypisom" "abcd");
+
+	cr_assert_eq(reload(&l), 4);
+	/* name order: array, broken, good, norecord */
+	cr_assert_str_eq(l.t[2]->name, "good");
+	cr_assert_not(l.t[2]->damaged);
+	for (int i = 0; i < 4; i++) {
+		if (i == 2)
+			continue;
+		struct task *d = l.t[i];
+		cr_assert(d->damaged, "%s", d->name);
+		cr_assert_eq(d->state, TASK_FAILED);
+		cr_assert(!strncmp(d->reason, "damaged record: ", 16), "%s", d->reason);
+		cr_assert_eq(task_store_save(store, d), 0);
+	}
+	cr_assert_str_eq(l.t[1]->prompt, "precious");
+	cr_assert(l.t[1]->video_done, "its video is still readable");
+	cr_assert(task_file_visible(l.t[1], TF_VIDEO));
+	char *text = slurp("tasks/broken/record.json");
+	cr_assert_str_eq(text, "{ this is not json", "a damaged record is never rewritten");
+	free(text);
 	cr_assert(exists("tasks/broken/record.json"));
 	cr_assert(exists("tasks/broken/prompt"));
 	cr_assert(exists("tasks/norecord/prompt"));
