@@ -1114,7 +1114,7 @@ Test(config, example_documents_the_defaults)
 			break;
 		line = nl + 1;
 	}
-	cr_assert_eq(keys, 15, "the example should show all 15 keys, shows %zu", keys);
+	cr_assert_eq(keys, 17, "the example should show all 17 keys, shows %zu", keys);
 	write_file("example.conf", text, 0600);
 	snprintf(path, sizeof(path), "%s/example.conf", tmpdir);
 	cr_assert_eq(LOAD(&c, .config_file = path), 0, "%s", err);
@@ -1123,6 +1123,8 @@ Test(config, example_documents_the_defaults)
 	cr_assert_eq(c.api_key, NULL);
 	cr_assert_eq(c.api_key_file, NULL);
 	cr_assert_eq(c.timeout, d.timeout);
+	cr_assert_eq(c.min_download_rate, d.min_download_rate);
+	cr_assert_eq(c.max_video_bytes, d.max_video_bytes);
 	cr_assert_str_eq(c.model, d.model);
 	cr_assert_eq(c.seconds, d.seconds);
 	cr_assert_str_eq(c.size, d.size);
