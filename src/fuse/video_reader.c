@@ -27,6 +27,10 @@ static bool have_bytes(const struct task *t, int64_t end)
 {
 	if (t->video_done)
 		return true;
+	/* A download starting over: the size shown is not known to be the
+	 * video's, so its last bytes wait for the real size. */
+	if (t->video_size < 0 && t->video_shown_size >= 0 && end >= t->video_shown_size)
+		return false;
 	return end <= t->video_have && (t->video_size < 0 || end < t->video_size);
 }
 
