@@ -19,6 +19,14 @@ static const char *const valid_sizes[] = {
 
 static const char *const valid_seconds[] = { "4", "6", "8", "12", NULL };
 
+/* What OpenAI's spec allows (openai-openapi.yaml: VideoSize, VideoSeconds);
+ * the Veo provider also takes 16x9, 9x16 and 6 s, so those are sent with a
+ * warning rather than refused. */
+static const char *const openai_sizes[] = {
+	"720x1280", "1280x720", "1024x1792", "1792x1024", NULL,
+};
+static const char *const openai_seconds[] = { "4", "8", "12", NULL };
+
 enum option_key { KEY_MODEL, KEY_SECONDS, KEY_SIZE, KEY_IMAGE, KEY_WATERMARK,
 		  KEY_COUNT };
 
@@ -319,6 +327,9 @@ static int set_option(struct prompt_spec *out, enum option_key key,
 				   "seconds must be 4, 6, 8 or 12, not '%s'", shown);
 			goto bad;
 		}
+		if (!in_list(openai_seconds, copy))
+			set_reason(warn, warnlen, "seconds %s is outside OpenAI's spec (4, 8, 12); "
+				   "sent as written", shown);
 		slot = &out->seconds;
 		break;
 	case KEY_SIZE:
@@ -328,6 +339,9 @@ static int set_option(struct prompt_spec *out, enum option_key key,
 				   shown);
 			goto bad;
 		}
+		if (!in_list(openai_sizes, copy))
+			set_reason(warn, warnlen, "size %s is outside OpenAI's spec (720x1280, "
+				   "1280x720, 1024x1792, 1792x1024); sent as written", shown);
 		slot = &out->size;
 		break;
 	case KEY_IMAGE:

@@ -27,6 +27,7 @@ static const char *keep_name(struct task *t, const char *name)
 void task_api_reset(struct task *t)
 {
 	free(t->id);
+	free(t->status_word_logged);
 	t->api = (struct task_api){ .submit = SUBMIT_NONE };
 }
 
@@ -103,6 +104,7 @@ void task_unref(struct task *t)
 	free(t->id);
 	free(t->reason);
 	free(t->note);
+	free(t->status_word_logged);
 	free(t->events);
 	free(t);
 }

@@ -112,6 +112,10 @@ struct task {
 		size_t task_json_len;     /* its size on disk */
 		uint64_t task_json_hash;  /* of the answer it holds; 0 unknown */
 		bool cancel_requested;    /* a remote DELETE is owed */
+		/* The note is news that lasts until the task moves (a
+		 * refused cancel), not trouble the next answer clears. */
+		bool note_until_moved;
+		char *status_word_logged; /* an unknown status word, logged once */
 	);
 
 	/* The video (and thumbnail) in the state dir: reset by a retry. */

@@ -151,6 +151,9 @@ int task_record_parse(const char *json, size_t len, struct task *t,
 	t->api_completed = json_is_true(json_object_get(o, "api_completed")) ||
 			   t->state == TASK_COMPLETED;
 	task_set_str(&t->reason, jstr(o, "reason"));
+	/* A cancel the provider has not confirmed yet is asked again. */
+	t->cancel_requested = json_is_true(json_object_get(o, "cancel_requested")) &&
+			      t->state != TASK_FAILED && t->state != TASK_COMPLETED;
 	n = jint(o, "video_size", -1);
 	t->video_size = n >= 0 ? n : -1;
 	t->video_shown_size = t->video_size;

@@ -136,6 +136,8 @@ static char *record_dump(const struct task *t)
 	json_object_set_new(o, "state", json_string(task_state_name(t->state)));
 	json_object_set_new(o, "submit", json_string(submit_name(t->submit)));
 	json_object_set_new(o, "api_completed", json_boolean(t->api_completed));
+	if (t->cancel_requested)
+		json_object_set_new(o, "cancel_requested", json_true());
 	json_object_set_new(o, "progress", json_integer(t->progress));
 	if (t->id)
 		json_object_set_new(o, "id", json_string(t->id));

@@ -23,7 +23,9 @@
 
 #define DEFAULT_BASE_URL "https://api.applerouter.ai/v1"
 #define DEFAULT_MODEL "veo-3.1"
-#define DEFAULT_SIZE "16x9"
+/* Both OpenAI's spec (720x1280, 1280x720, 1024x1792, 1792x1024) and the
+ * Veo provider's page accept it; "16x9" is the provider's own spelling. */
+#define DEFAULT_SIZE "1280x720"
 #define MODEL_NAME_MAX 128
 #define KEY_FILE_MAX 4096
 
@@ -39,13 +41,14 @@ enum key_type {
 	KT_BOOL,
 	KT_LEVEL,
 	KT_MODEL,
+	KT_CHOICE,      /* one of key_def.choices */
 };
 
 enum key_id {
 	K_BASE_URL, K_API_KEY, K_API_KEY_FILE, K_TIMEOUT, K_MIN_DOWNLOAD_RATE,
 	K_MAX_VIDEO_BYTES, K_MODEL, K_SECONDS,
 	K_SIZE, K_WATERMARK, K_INTERVAL, K_MAX_INTERVAL, K_STATE_DIR,
-	K_DURATION, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
+	K_DURATION, K_SIM_DIALECT, K_SIM_PROGRESS, K_SIM_JITTER, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
 };
 
 struct key_def {
@@ -55,6 +58,17 @@ struct key_def {
 	size_t offset;
 	int min, max;
 	const char *hint;
+	const char *const *choices;	/* KT_CHOICE: NULL-terminated */
+};
+
+/* The simulator's dialects and progress modes (veofs-sim --dialect,
+ * --progress); the simulator checks them again when it starts. */
+static const char *const sim_dialects[] = {
+	"openai", "newapi", "newapi-gemini", "taskdto", "litellm", "redirect",
+	"json-url", "url-in-status", NULL,
+};
+static const char *const sim_progress_modes[] = {
+	"smooth", "coarse", "none", NULL,
 };
 
 #define FIELD(f) offsetof(struct config, f)
@@ -91,6 +105,13 @@ static const struct key_def keys[N_KEYS] = {
 		0, 0, "a directory" },
 	[K_DURATION] = { "sim", "duration", KT_INT, FIELD(sim_duration),
 		0, 86400, "a whole number of seconds from 0 to 86400" },
+	[K_SIM_DIALECT] = { "sim", "dialect", KT_CHOICE, FIELD(sim_dialect),
+		0, 0, "openai, newapi, newapi-gemini, taskdto, litellm, redirect, "
+		"json-url or url-in-status", sim_dialects },
+	[K_SIM_PROGRESS] = { "sim", "progress", KT_CHOICE, FIELD(sim_progress),
+		0, 0, "smooth, coarse or none", sim_progress_modes },
+	[K_SIM_JITTER] = { "sim", "jitter", KT_INT, FIELD(sim_jitter), 0, 100,
+		"a whole percentage from 0 to 100" },
 	[K_LOG_LEVEL] = { "general", "log_level", KT_LEVEL, FIELD(log_level),
 		0, 0, "error, warn, info or debug" },
 	[K_ON_COMPLETE] = { "hooks", "on_complete", KT_OPT_PATH,
@@ -445,6 +466,16 @@ static int set_key(struct loader *ld, enum key_id id, const char *value,
 			goto bad;
 		*(int *)(base + k->offset) = ival;
 		break;
+	case KT_CHOICE: {
+		const char *const *c = k->choices;
+
+		while (*c && strcmp(*c, value) != 0)
+			c++;
+		if (!*c)
+			goto bad;
+		rc = replace_string(ld, (char **)(base + k->offset), value, false);
+		break;
+	}
 	case KT_MODEL:
 		/* Unknown models pass (providers add them); they only must
 		 * fit in a form field unchanged. */
@@ -868,8 +899,12 @@ static int set_defaults(struct config *c)
 	c->poll_interval = 5;
 	c->poll_max_interval = 60;
 	c->sim_duration = 20;
+	c->sim_dialect = strdup("openai");
+	c->sim_progress = strdup("smooth");
+	c->sim_jitter = 0;
 	c->log_level = LOG_LVL_INFO;
-	return c->base_url && c->model && c->size ? 0 : -1;
+	return c->base_url && c->model && c->size && c->sim_dialect &&
+	       c->sim_progress ? 0 : -1;
 }
 
 int config_load(struct config *c, const struct config_sources *sources,
@@ -989,5 +1024,7 @@ void config_free(struct config *c)
 	free(c->state_dir);
 	free(c->on_complete);
 	free(c->on_failed);
+	free(c->sim_dialect);
+	free(c->sim_progress);
 	memset(c, 0, sizeof(*c));
 }

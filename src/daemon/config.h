@@ -23,6 +23,9 @@ struct config {
 	int poll_max_interval; /* poll.max_interval, seconds */
 	char *state_dir;       /* storage.state_dir, absolute */
 	int sim_duration;      /* sim.duration, seconds */
+	char *sim_dialect;     /* sim.dialect: openai, newapi, ... */
+	char *sim_progress;    /* sim.progress: smooth, coarse or none */
+	int sim_jitter;        /* sim.jitter, percent */
 	int log_level;         /* general.log_level, enum log_level */
 	char *on_complete;     /* hooks.on_complete */
 	char *on_failed;       /* hooks.on_failed */

@@ -192,6 +192,9 @@ int main(int argc, char **argv)
 		struct sim_options so;
 		sim_options_init(&so);
 		so.duration = cfg.sim_duration;
+		so.dialect = cfg.sim_dialect;
+		so.jitter_pct = cfg.sim_jitter;
+		sim_progress_parse(cfg.sim_progress, &so.progress);
 		sim = sim_start(&so, err, sizeof(err));
 		if (!sim) {
 			fprintf(stderr, "veofs: cannot start the simulator: %s\n", err);

@@ -20,6 +20,18 @@
  * task: gateways sometimes answer 404 for a moment right after a create. */
 #define NOT_FOUND_LIMIT 3
 
+/* An answer that says the provider has no such task: 404, or new-api's
+ * 400 "task_not_exist" (QuantumNous/new-api, relay/relay_task.go) and
+ * others' "not found" in a 400. */
+static bool answer_says_unknown_task(const struct remote_result *res)
+{
+	if (res->http_status == 404)
+		return true;
+	return res->http_status == 400 &&
+	       (strcasestr(res->reason, "not_exist") || strcasestr(res->reason, "not exist") ||
+		strcasestr(res->reason, "not found") || strcasestr(res->reason, "not_found"));
+}
+
 /* The task state a provider's status stands for. */
 static enum task_state task_state_of(enum video_status s)
 {
@@ -145,8 +157,14 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		t->state = next;
 	}
 	if (t->state == TASK_FAILED && old != TASK_FAILED) {
-		/* The parser already turned "cancelled"/"expired" into reasons. */
-		task_set_str(&t->reason, v.error ? v.error : "the provider gave no reason");
+		/* The parser already turned "cancelled"/"expired" into reasons.
+		 * Some gateways fail a task with no reason at all (new-api's
+		 * Gemini channel): say what the answer did say. */
+		char none[160];
+		snprintf(none, sizeof(none), "the provider gave no reason (its answer said "
+			 "status \"%.60s\" and nothing more)", v.status_text ? v.status_text : "");
+		task_set_str(&t->reason, v.error ? v.error : none);
+		t->cancel_requested = false;
 		c.files |= 1u << TF_ERROR;
 	}
 	if (t->state == TASK_COMPLETED || t->api_completed) {
@@ -154,8 +172,8 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 			moved = true;
 		t->progress = 100;
 	} else if (v.progress > t->progress && t->state != TASK_FAILED) {
-		/* Progress only moves forward: a provider flapping between
-		 * two values would otherwise add an events line per poll. */
+		/* Shown progress never goes backwards, whatever a provider
+		 * says (100, 0, 100 has been seen); task.json keeps its words. */
 		t->progress = v.progress;
 		moved = true;
 	}
@@ -177,8 +195,29 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		c.answer_json = kept;
 		c.answer_len = kept_len;
 	}
-	if (!t->api_completed)
+	/* A note says what is going on now: the answer replaces it, unless
+	 * it is news that lasts until the task moves (a refused cancel). */
+	if (!t->api_completed && (moved || !t->note_until_moved)) {
 		task_set_str(&t->note, NULL);
+		t->note_until_moved = false;
+	}
+	if (!v.has_state && v.status_word && !t->api_completed && !t->note_until_moved &&
+	    t->state != TASK_FAILED) {
+		/* A word we do not know is shown as it came, never taken for
+		 * progress, and logged once per word. */
+		char said[128];
+		snprintf(said, sizeof(said), "provider says: %s", v.status_word);
+		if (!t->note || strcmp(t->note, said)) {
+			if (!t->status_word_logged || strcmp(t->status_word_logged, v.status_word)) {
+				task_set_str(&t->status_word_logged, v.status_word);
+				snprintf(log, sizeof(log), "the provider's status '%s' is not one veofs "
+					 "knows; showing it as it came", v.status_word);
+				c.log_level = LOG_LVL_WARN;
+				c.log = log;
+			}
+		}
+		task_set_str(&t->note, said);
+	}
 	t->not_found_count = 0;
 	if (moved) {
 		c.events = 1;
@@ -194,6 +233,8 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		snprintf(log, sizeof(log), "failed: %s", t->reason ? t->reason : "");
 		c.log_level = LOG_LVL_WARN;
 		c.log = log;
+	} else if (c.log) {
+		/* the unknown word's line */
 	} else if (first_id || state_moved) {
 		int n = 0;
 		if (first_id)
@@ -264,7 +305,8 @@ struct work_next poller_run(struct engine *e, struct task *t)
 		engine_commit(e, &c);
 	} else {
 		engine_change_begin(&c, t);
-		bool lost = res.http_status == 404 && ++t->not_found_count >= NOT_FOUND_LIMIT;
+		bool lost = answer_says_unknown_task(&res) &&
+			    ++t->not_found_count >= NOT_FOUND_LIMIT;
 		delay = engine_backoff_ms(e, ++t->poll_delay_s, res.retry_after_ms);
 		if (res.retry_after_ms > 0 && delay > poll_hint_ms(e, res.retry_after_ms))
 			delay = poll_hint_ms(e, res.retry_after_ms);
@@ -273,13 +315,20 @@ struct work_next poller_run(struct engine *e, struct task *t)
 		if (lost) {
 			t->state = TASK_FAILED;
 			task_set_str(&t->note, NULL);
-			task_set_str(&t->reason, "the provider no longer knows this task (HTTP 404)");
+			char why[REMOTE_REASON_MAX + 64];
+			if (!strncmp(res.reason, "HTTP ", 5))
+				snprintf(why, sizeof(why), "the provider does not know this task "
+					 "(%s)", res.reason);
+			else
+				snprintf(why, sizeof(why), "the provider does not know this task "
+					 "(HTTP %d: %s)", res.http_status, res.reason);
+			task_set_str(&t->reason, why);
 			c.save = true;
 			c.events = 1;
 			c.event_text[0] = t->reason;
 			c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
 			c.log_level = LOG_LVL_WARN;
-			c.log = "failed: the provider no longer knows it";
+			c.log = "failed: the provider does not know it";
 		} else {
 			task_set_str(&t->note, note);
 			c.files = 1u << TF_STATUS;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_text.h"
 #include "engine.h"
 #include "log.h"
 #include "scheduler.h"
@@ -38,30 +39,20 @@ static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 	struct task_change c;
 
 	engine_change_begin(&c, t);
-	if (t->state != TASK_FAILED) {
-		snprintf(err, errlen, "only a failed task can be retried (this one is %s)",
-			 task_state_name(t->state));
-		pthread_mutex_unlock(&t->mu);
-		return -EBUSY;
-	}
-	if (t->damaged) {
-		snprintf(err, errlen, "retry refused: the task's record is damaged, so what "
-			 "was sent and paid for is not known; remove it (rmdir) and write a new "
-			 "NAME.prompt");
-		pthread_mutex_unlock(&t->mu);
-		log_warn("task %s: %s", t->name, err);
-		return -EINVAL;
-	}
-	if (!t->prompt || !t->prompt[0]) {
-		/* Sending it again would pay for a video of an empty prompt. */
-		snprintf(err, errlen, "retry refused: the task has no prompt to send (it was "
-			 "attached by its id, or its prompt file is lost); write a new "
-			 "NAME.prompt instead");
+	/* The same rules ctl's text describes (ctl_text.c). */
+	if (!ctl_allowed(t, CTL_RETRY, err, errlen)) {
+		if (t->state != TASK_FAILED) {
+			pthread_mutex_unlock(&t->mu);
+			return -EBUSY;
+		}
+		/* A failed task that must not be sent again (no prompt, a
+		 * damaged record): said in the log and in events too. */
+		char line[320];
+		snprintf(line, sizeof(line), "retry refused: %s", err);
 		c.events = 1;
-		c.event_text[0] = err;
-		c.files = 0;
+		c.event_text[0] = line;
 		c.log_level = LOG_LVL_WARN;
-		c.log = err;
+		c.log = line;
 		engine_commit(e, &c);
 		return -EINVAL;
 	}
@@ -84,28 +75,46 @@ static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* A task is "failed: cancelled" only once that is true: at once when it
+ * never left this machine, else when the provider confirms. A provider
+ * that refuses (new-api has no DELETE route) leaves the task going on, and
+ * says so. */
 static int do_cancel(struct engine *e, struct task *t, char *err, size_t errlen)
 {
 	struct task_change c;
-	bool remote;
 
 	engine_change_begin(&c, t);
-	if (t->state == TASK_FAILED || t->state == TASK_COMPLETED) {
-		snprintf(err, errlen, "the task is already %s", task_state_name(t->state));
+	if (t->cancel_requested) {
+		pthread_mutex_unlock(&t->mu);
+		return 0; /* asked already: the same answer is coming */
+	}
+	if (!ctl_allowed(t, CTL_CANCEL, err, errlen)) {
 		pthread_mutex_unlock(&t->mu);
 		return -EBUSY;
 	}
-	/* Sent, or maybe on the wire: the provider must hear of it. */
-	remote = t->id || t->submit == SUBMIT_SENDING;
-	t->cancel_requested = remote;
-	t->state = TASK_FAILED;
-	task_set_str(&t->reason, "cancelled");
-	task_set_str(&t->note, NULL);
+	if (!t->id && t->submit == SUBMIT_NONE) {
+		t->state = TASK_FAILED;
+		task_set_str(&t->reason, "cancelled");
+		task_set_str(&t->note, NULL);
+		c.save = true;
+		c.events = 1;
+		c.event_text[0] = "cancelled by the user before it was sent";
+		c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
+		c.log = "cancelled before it was sent";
+		engine_commit(e, &c);
+		return 0;
+	}
+	/* Sent, or maybe on the wire: the provider must hear of it, and the
+	 * task is cancelled when it says so. */
+	t->cancel_requested = true;
+	t->note_until_moved = false;
+	task_set_str(&t->note, t->id ? "cancelling: asking the provider to stop"
+				     : "cancelling once the provider answers");
 	c.save = true;
 	c.events = 1;
-	c.event_text[0] = "cancelled by the user";
-	c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
-	c.log = remote ? "cancelled; asking the provider to stop" : "cancelled";
+	c.event_text[0] = "cancel requested by the user";
+	c.files = 1u << TF_STATUS;
+	c.log = "cancel requested; asking the provider to stop";
 	engine_commit(e, &c);
 	return 0;
 }
@@ -159,7 +168,7 @@ struct work_next task_control_cancel_remote(struct engine *e, struct task *t)
 	struct remote_result res = {0};
 	struct work_next next = WORK_IDLE;
 	struct task_change c;
-	char log[REMOTE_REASON_MAX + 128];
+	char log[REMOTE_REASON_MAX + 128], note[REMOTE_REASON_MAX + 64];
 	char *id;
 
 	pthread_mutex_lock(&t->mu);
@@ -171,21 +180,48 @@ struct work_next task_control_cancel_remote(struct engine *e, struct task *t)
 	pthread_mutex_unlock(&t->mu);
 	int rc = e->remote->ops->remove(e->remote, id, &res);
 	engine_change_begin(&c, t);
-	if (rc == 0) {
-		snprintf(log, sizeof(log), "the provider cancelled %s", id);
+	t->cancel_requested = rc != 0 && res.retryable;
+	if (t->state == TASK_FAILED || t->state == TASK_COMPLETED) {
+		/* It ended meanwhile (a poll said so): nothing more to say. */
 		t->cancel_requested = false;
+		c.save = true;
+	} else if (rc == 0) {
+		snprintf(log, sizeof(log), "the provider cancelled %s", id);
+		t->state = TASK_FAILED;
+		task_set_str(&t->reason, "cancelled");
+		task_set_str(&t->note, NULL);
+		t->note_until_moved = false;
+		c.save = true;
+		c.events = 1;
+		c.event_text[0] = "cancelled: the provider confirmed";
+		c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
 		c.log = log;
 	} else if (res.retryable) {
+		int64_t delay = engine_backoff_ms(e, 3, res.retry_after_ms);
+		snprintf(note, sizeof(note), "cancelling: %s; retrying in %llds", res.reason,
+			 (long long)((delay + 999) / 1000));
+		task_set_str(&t->note, note);
+		c.files = 1u << TF_STATUS;
 		snprintf(log, sizeof(log), "cancel at the provider failed: %s; retrying",
 			 res.reason);
 		c.log_level = LOG_LVL_WARN;
 		c.log = log;
-		next = work_after(engine_backoff_ms(e, 3, res.retry_after_ms));
+		next = work_after(delay);
 	} else {
-		snprintf(log, sizeof(log), "the provider would not cancel it: %s", res.reason);
-		t->cancel_requested = false;
+		/* 404/405/501 (no such route) or an error body: the job goes
+		 * on, and is billed; the user must know. */
+		snprintf(note, sizeof(note), "cancel refused by the provider: %s", res.reason);
+		task_set_str(&t->note, note);
+		t->note_until_moved = true;
+		c.save = true;
+		c.events = 1;
+		c.event_text[0] = note;
+		c.files = 1u << TF_STATUS;
+		snprintf(log, sizeof(log), "%s; the task goes on", note);
 		c.log_level = LOG_LVL_WARN;
 		c.log = log;
+		/* Keep watching it. */
+		next = work_after(0);
 	}
 	engine_commit(e, &c);
 	remote_result_clear(&res);

@@ -76,6 +76,13 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from,
 int dropbox_readdir_at(struct dropbox *db, uint64_t ino, off_t off,
 		       int (*fill)(void *ctx, const char *name, const struct stat *st, off_t next),
 		       void *ctx);
+/* ln -s TARGET new/NAME: only for scratch names (an editor's lock file,
+ * .#NAME.prompt), EPERM for names that submit. Links are never followed
+ * when prompts, ids or images are read. */
+int dropbox_symlink_at(struct dropbox *db, uint64_t parent, const char *name,
+		       const char *target, uint64_t *ino, struct stat *st);
+/* The target of a link in new/; at most size bytes, not terminated. */
+ssize_t dropbox_readlink(struct dropbox *db, uint64_t ino, char *buf, size_t size);
 /* mkdir new/NAME: a staging folder (only directly in new/). */
 int dropbox_mkdir_at(struct dropbox *db, uint64_t parent, const char *name, mode_t mode,
 		     uint64_t *ino, struct stat *st);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,13 @@
 #include "log.h"
 
 /* new/ files change behind the kernel's back (prompts are consumed, error
- * files rewritten): never cache their names or attributes. */
+ * files rewritten): never cache their attributes. Their names are kept a
+ * little: every name veofs removes is deleted in the kernel
+ * (kernel_notify_delete), which reaches watchers only if the kernel still
+ * holds the name, and with no timeout at all it would drop the name of a
+ * consumed prompt at the writer's last close, before the delete. */
 #define DROPBOX_TIMEOUT 0.0
+#define DROPBOX_ENTRY_TIMEOUT 1.0
 
 #define CTX(req) ((struct fs_context *)fuse_req_userdata(req))
 
@@ -50,11 +56,6 @@ static void reply_entry2(fuse_req_t req, const struct stat *st, double attr_time
 	fuse_reply_entry(req, &e);
 }
 
-static void reply_entry(fuse_req_t req, const struct stat *st, double timeout)
-{
-	reply_entry2(req, st, timeout, timeout);
-}
-
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	/* O_TRUNC arrives with open, so "echo > new/x.prompt" over an old
@@ -89,7 +90,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (rc < 0)
 			fuse_reply_err(req, -rc);
 		else
-			reply_entry(req, &st, DROPBOX_TIMEOUT);
+			reply_entry2(req, &st, DROPBOX_TIMEOUT, DROPBOX_ENTRY_TIMEOUT);
 		return;
 	}
 	rc = tree_lookup(c->tree, parent, name, &a);
@@ -188,7 +189,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	e.ino = ino;
 	e.generation = 0;
-	e.attr_timeout = e.entry_timeout = DROPBOX_TIMEOUT;
+	e.attr_timeout = DROPBOX_TIMEOUT;
+	e.entry_timeout = DROPBOX_ENTRY_TIMEOUT;
 	fi->fh = fh_of_dropbox(f);
 	fi->direct_io = 0;
 	fi->keep_cache = 0;
@@ -223,15 +225,42 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
-		reply_entry(req, &st, DROPBOX_TIMEOUT);
+		reply_entry2(req, &st, DROPBOX_TIMEOUT, DROPBOX_ENTRY_TIMEOUT);
 }
 
+/* Links are scratch files of new/ (editors' locks); nowhere else. */
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	int err = in_dropbox(parent) ? EPERM : EACCES;
+	struct fs_context *c = CTX(req);
+	struct stat st;
+	uint64_t ino;
+	int rc;
 
-	tree_log_refusal(CTX(req)->tree, parent, name, "symlink", err);
-	fuse_reply_err(req, err);
+	if (!in_dropbox(parent)) {
+		tree_log_refusal(c->tree, parent, name, "symlink", EACCES);
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	rc = dropbox_symlink_at(c->dropbox, parent, name, link, &ino, &st);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry2(req, &st, DROPBOX_TIMEOUT, DROPBOX_ENTRY_TIMEOUT);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	ssize_t n = ino_is_dropbox(ino) ? dropbox_readlink(CTX(req)->dropbox, ino, buf,
+							    sizeof(buf) - 1)
+					: -EINVAL;
+
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+		return;
+	}
+	buf[n] = '\0';
+	fuse_reply_readlink(req, buf);
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -545,6 +574,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.mknod = fs_mknod,
 	.mkdir = fs_mkdir,
 	.symlink = fs_symlink,
+	.readlink = fs_readlink,
 	.link = fs_link,
 	.unlink = fs_unlink,
 	.rmdir = fs_rmdir,

@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "ctl_text.h"
 #include "engine.h"
 #include "inode.h"
 #include "kernel_notify.h"
@@ -72,13 +73,19 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 	st->st_gid = tr->gid;
 	st->st_blksize = 4096;
 	st->st_size = task_file_size(t, f);
-	if (f == TF_CTL)
-		st->st_mode = S_IFREG | 0200;
+	if (f == TF_CTL) {
+		/* Readable by all, so backups and grep -r go through it;
+		 * commands only from the task's owner. Its size is its text's,
+		 * which changes with the state: tar reads exactly st_size. */
+		size_t len = 0;
+		free(ctl_text(t, &len));
+		st->st_mode = S_IFREG | 0644;
+		st->st_size = (off_t)len;
+	}
 	st->st_blocks = (st->st_size + 511) / 512;
 	switch (f) {
 	case TF_PROMPT:
 	case TF_IMAGE:
-	case TF_CTL:
 		mtime = t->created;
 		a->timeout = TIMEOUT_FIXED;
 		break;
@@ -326,9 +333,9 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 	which = ino_task_file(ino);
 	if (which == TF_DIR)
 		return -EISDIR;
-	/* ctl is write-only; everything else read-only. */
-	if (which == TF_CTL ? (flags & O_ACCMODE) != O_WRONLY
-			    : ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+	/* ctl reads and takes commands (O_RDWR too: Samba opens files so);
+	 * everything else is read-only. */
+	if (which != TF_CTL && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
 		return -EACCES;
 	t = task_table_get_tid(tr->table, ino_task_tid(ino));
 	if (!t)
@@ -363,7 +370,9 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 		info->direct_io = true;
 		break;
 	case TF_CTL:
+		/* What it takes as of the open, as status is. */
 		info->direct_io = true;
+		f->text = ctl_text(t, &f->text_len);
 		break;
 	case TF_EVENTS:
 		/* Read live: tail -f reads on from where it was. */
@@ -714,6 +723,10 @@ void tree_log_refusal(struct tree *tr, uint64_t ino, const char *name, const cha
 		pthread_mutex_unlock(&t->mu);
 		task_unref(t);
 	}
-	log_info("%s: %s%s%s refused: %s", where, op, name ? " " : "", name ? name : "",
-		 err == EACCES ? "read-only (only new/ and ctl take writes)" : strerror(err));
+	const char *why = strerror(err);
+	if (err == EACCES)
+		why = ino_is_task(ino) && ino_task_file(ino) == TF_CTL
+		      ? "ctl takes only commands (refresh, retry, cancel)"
+		      : "read-only (only new/ and ctl take writes)";
+	log_info("%s: %s%s%s refused: %s", where, op, name ? " " : "", name ? name : "", why);
 }

@@ -35,7 +35,8 @@ struct video_object {
 	char *id;          /* "id", else "task_id"; NULL if neither */
 	bool has_state;
 	enum video_status state;
-	char *status_word; /* a status spelling we do not know, as it came */
+	char *status_text; /* the status as it came (cleaned); NULL if none */
+	char *status_word; /* the same, only when it is a spelling we do not know */
 	char *video_url;   /* a link to the finished video, where the object
 			      names one (see video_link in video_object.c) */
 	int progress;      /* 0..100, -1 when absent */
@@ -54,6 +55,11 @@ void video_object_free(struct video_object *v);
 /* The human-readable message in an API error body: error.message,
  * error (a string), message, detail; else NULL. Caller frees. */
 char *api_error_message(const char *body, size_t len);
+
+/* What an error answer of any type says: api_error_message for JSON, else
+ * the first line of a text body or an HTML page's title, cleaned for a
+ * one-line file. NULL when there is nothing readable. Caller frees. */
+char *api_error_text(const char *body, size_t len);
 
 /* When a /content answer is JSON {"url": "..."} (or data.url / video_url),
  * return that URL (caller frees), else NULL. */

@@ -26,6 +26,14 @@
  *   - fail-* and never-finish mark the job for good; the create answer
  *     itself still says queued, polls after it say failed;
  *   - json-url (content only) answers {"url": ROOT/_sim/files/ID.mp4}.
+ *
+ * Dialects (--dialect) change the shapes and routes to those of a gateway,
+ * each shape built next to a comment naming its source (sim_dialects.c):
+ * openai (default), newapi, newapi-gemini, taskdto, litellm, redirect,
+ * json-url, url-in-status. Progress modes (--progress) are smooth, coarse
+ * (0, 50, 100) and none (no progress field); --jitter varies each job's
+ * duration by up to PCT percent, deterministically per job id
+ * (sim_job_duration()).
  * --latency delays the /v1 and /_sim/files answers, never the other test
  * hooks. /_sim/stats also has "stalled": answers held by a stall now. */
 #ifndef VEOFS_SIM_H
@@ -45,6 +53,12 @@ struct sim_fault {
 	long count;      /* first N requests; -1 for every request */
 };
 
+enum sim_progress {
+	SIM_PROGRESS_SMOOTH,	/* rises with elapsed time */
+	SIM_PROGRESS_COARSE,	/* 0, 50, 100 */
+	SIM_PROGRESS_NONE,	/* no progress field at all */
+};
+
 struct sim_options {
 	const char *listen_host;  /* default "127.0.0.1"; read by sim_start only */
 	int port;                 /* 0: a free port */
@@ -53,6 +67,10 @@ struct sim_options {
 	int64_t video_bytes;      /* pad each MP4 to about this size; 0: as is */
 	bool no_range;            /* ignore Range headers */
 	bool verbose;             /* one line per request on stderr */
+	const char *dialect;      /* NULL or a name of sim_dialect_valid() */
+	enum sim_progress progress;
+	int jitter_pct;           /* 0..100: duration varies by +-this percent */
+	const char *url_field;    /* url-in-status: NULL rotates per job */
 	struct sim_fault faults[SIM_MAX_FAULTS];
 	int n_faults;
 };
@@ -60,6 +78,20 @@ struct sim_options {
 void sim_options_init(struct sim_options *o);
 /* Parse "ENDPOINT=KIND[xN]" into o->faults. -1 with a reason on error. */
 int sim_parse_fault(struct sim_options *o, const char *spec, char *err, size_t errlen);
+
+/* True for a dialect name; sim_dialect_list() says them, comma-separated. */
+bool sim_dialect_valid(const char *name);
+const char *sim_dialect_list(void);
+/* "smooth", "coarse" or "none"; -1 for anything else. */
+int sim_progress_parse(const char *name, enum sim_progress *out);
+/* A url-in-status field name: video_url, data.result_url,
+ * data.videos[].url, unsigned_urls[], download_url or content_url. */
+bool sim_url_field_valid(const char *name);
+const char *sim_url_field_list(void);
+
+/* The seconds job_id takes from create to completed: duration varied by
+ * up to +-jitter_pct percent, the same every time for the same id. */
+double sim_job_duration(double duration, int jitter_pct, const char *job_id);
 
 struct sim;
 struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen);

@@ -27,6 +27,17 @@ static void usage(FILE *out)
 		"  --latency MS              added to every answer\n"
 		"  --video-bytes N[K|M|G]    pad each video to about N bytes\n"
 		"  --no-range                ignore Range headers\n"
+		"  --dialect NAME            speak a gateway's dialect: openai (default),\n"
+		"                            newapi, newapi-gemini, taskdto, litellm,\n"
+		"                            redirect, json-url, url-in-status\n"
+		"  --progress MODE           smooth (default), coarse (0, 50, 100) or none\n"
+		"                            (no progress field)\n"
+		"  --jitter PCT              vary each job's duration by up to +-PCT\n"
+		"                            percent, the same for the same job id\n"
+		"  --url-field NAME          url-in-status: name the video under NAME\n"
+		"                            only (video_url, data.result_url,\n"
+		"                            data.videos[].url, unsigned_urls[],\n"
+		"                            download_url, content_url)\n"
 		"  --fault ENDPOINT=KIND[xN] misbehave on the first N requests to ENDPOINT\n"
 		"                            (every request without xN); repeatable\n"
 		"      ENDPOINT: create, poll, content\n"
@@ -119,7 +130,8 @@ static int parse_size(const char *arg, int64_t *out)
 
 enum {
 	OPT_LISTEN = 256, OPT_DURATION, OPT_LATENCY, OPT_VIDEO_BYTES,
-	OPT_NO_RANGE, OPT_FAULT,
+	OPT_NO_RANGE, OPT_FAULT, OPT_DIALECT, OPT_PROGRESS, OPT_JITTER,
+	OPT_URL_FIELD,
 };
 
 static const struct option long_options[] = {
@@ -129,6 +141,10 @@ static const struct option long_options[] = {
 	{ "video-bytes", required_argument, NULL, OPT_VIDEO_BYTES },
 	{ "no-range", no_argument, NULL, OPT_NO_RANGE },
 	{ "fault", required_argument, NULL, OPT_FAULT },
+	{ "dialect", required_argument, NULL, OPT_DIALECT },
+	{ "progress", required_argument, NULL, OPT_PROGRESS },
+	{ "jitter", required_argument, NULL, OPT_JITTER },
+	{ "url-field", required_argument, NULL, OPT_URL_FIELD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -183,6 +199,35 @@ static int parse_args(int argc, char **argv, struct sim_options *o,
 		case OPT_FAULT:
 			if (sim_parse_fault(o, optarg, err, sizeof(err)) < 0)
 				return bad_arg("%s", err);
+			break;
+		case OPT_DIALECT:
+			if (!sim_dialect_valid(optarg))
+				return bad_arg("bad --dialect '%s': expected %s", optarg,
+					       sim_dialect_list());
+			o->dialect = optarg;
+			break;
+		case OPT_PROGRESS:
+			if (sim_progress_parse(optarg, &o->progress) < 0)
+				return bad_arg("bad --progress '%s': %s", optarg,
+					       "expected smooth, coarse or none");
+			break;
+		case OPT_JITTER: {
+			long pct;
+
+			errno = 0;
+			pct = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end != '\0' || pct < 0 ||
+			    pct > 100)
+				return bad_arg("bad --jitter '%s': %s", optarg,
+					       "expected a percentage, 0 to 100");
+			o->jitter_pct = (int)pct;
+			break;
+		}
+		case OPT_URL_FIELD:
+			if (!sim_url_field_valid(optarg))
+				return bad_arg("bad --url-field '%s': expected %s",
+					       optarg, sim_url_field_list());
+			o->url_field = optarg;
 			break;
 		case 'v':
 			o->verbose = true;

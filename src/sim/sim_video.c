@@ -1,30 +1,112 @@
 /* The simulator's videos (see sim_video.h).
  *
  * Layout of a job's video:
- *   [embedded MP4][free box header][tag "veofs-sim video ID\n"][filler]
+ *   [embedded MP4 clip][free box header][tag "veofs-sim video ID\n"][filler]
  * A top-level `free` box after the last real box is skipped by every MP4
  * reader, and appending it leaves the chunk offsets of the original file
  * valid, so the result plays and ffprobe accepts it at any size. The
  * filler is a keyed pseudo-random stream so that a byte served from the
  * wrong offset or the wrong job never matches by chance.
  *
+ * The clip follows the request: its duration is the requested `seconds`
+ * (4, 6, 8 or 12; anything else gets the nearest, none gets 8, the API's
+ * default) and its aspect follows `size` (16x9, 1280x720 and 1792x1024 are
+ * landscape, 160x90; 9x16, 720x1280 and 1024x1792 are portrait, 90x160;
+ * none is landscape, as the default 1280x720 is).
+ *
  * The files under assets/ were made with ffmpeg 5.1 and are embedded at
- * build time by embed.py (neither ffmpeg nor the network is needed to run):
- *   ffmpeg -f lavfi -i testsrc2=size=160x90:rate=12:duration=2 \
+ * build time by embed.py (neither ffmpeg nor the network is needed to run).
+ * Each clip, for S in 4 6 8 12 and (NAME, WxH) in (land, 160x90) and
+ * (port, 90x160):
+ *   ffmpeg -f lavfi -i testsrc2=size=WxH:rate=12:duration=S \
  *     -c:v libx264 -preset veryslow -crf 40 -pix_fmt yuv420p -g 24 -bf 0 \
  *     -x264-params no-info=1 -map_metadata -1 -fflags +bitexact \
- *     -flags +bitexact -movflags +faststart assets/base.mp4
+ *     -flags +bitexact -movflags +faststart assets/clip_Ss_NAME.mp4
+ * e.g. clip_12s_port.mp4 is testsrc2=size=90x160:rate=12:duration=12.
+ * The thumbnail:
  *   ffmpeg -f lavfi -i testsrc2=size=160x90:rate=1 -frames:v 1 \
  *     -c:v libwebp -quality 40 -map_metadata -1 -fflags +bitexact assets/thumbnail.webp
  */
 #include "sim_video.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim_assets.h"
 
-#define TAG_MAX 160
+#define TAG_MAX 400
+
+#define CLIP(S, P, NAME) { S, P, NAME, sizeof(NAME) }
+
+static const struct clip {
+	int seconds;
+	bool portrait;
+	const unsigned char *data;
+	size_t len;
+} clips[] = {
+	CLIP(4, false, asset_clip_4s_land_mp4),
+	CLIP(6, false, asset_clip_6s_land_mp4),
+	CLIP(8, false, asset_clip_8s_land_mp4),
+	CLIP(12, false, asset_clip_12s_land_mp4),
+	CLIP(4, true, asset_clip_4s_port_mp4),
+	CLIP(6, true, asset_clip_6s_port_mp4),
+	CLIP(8, true, asset_clip_8s_port_mp4),
+	CLIP(12, true, asset_clip_12s_port_mp4),
+};
+
+#define N_CLIPS ((int)(sizeof(clips) / sizeof(clips[0])))
+#define DEFAULT_CLIP 2	/* 8 seconds, landscape: the API's defaults */
+
+static bool size_is_portrait(const char *size)
+{
+	static const char *const portrait[] = { "9x16", "720x1280", "1024x1792" };
+
+	for (size_t i = 0; i < sizeof(portrait) / sizeof(portrait[0]); i++)
+		if (strcmp(size, portrait[i]) == 0)
+			return true;
+	return false;
+}
+
+int sim_clip_pick(const char *seconds, const char *size)
+{
+	bool portrait = size && size_is_portrait(size);
+	double want = 8;
+	int best = -1;
+	char *end;
+
+	if (seconds && *seconds) {
+		double v = strtod(seconds, &end);
+
+		if (end != seconds)
+			want = v;
+	}
+	for (int i = 0; i < N_CLIPS; i++) {
+		if (clips[i].portrait != portrait)
+			continue;
+		/* Ties (5 between 4 and 6) go to the longer clip. */
+		if (best < 0 || fabs(clips[i].seconds - want) <=
+				fabs(clips[best].seconds - want))
+			best = i;
+	}
+	return best < 0 ? DEFAULT_CLIP : best;
+}
+
+int sim_clip_seconds(int clip)
+{
+	return clips[clip >= 0 && clip < N_CLIPS ? clip : DEFAULT_CLIP].seconds;
+}
+
+bool sim_clip_portrait(int clip)
+{
+	return clips[clip >= 0 && clip < N_CLIPS ? clip : DEFAULT_CLIP].portrait;
+}
+
+static const struct clip *clip_of(int clip)
+{
+	return &clips[clip >= 0 && clip < N_CLIPS ? clip : DEFAULT_CLIP];
+}
 
 struct layout {
 	int64_t total;
@@ -54,12 +136,13 @@ static uint64_t splitmix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-static void layout_of(const char *job_id, int64_t video_bytes, struct layout *l)
+static void layout_of(const struct clip *c, const char *job_id,
+		      int64_t video_bytes, struct layout *l)
 {
-	int64_t base = sizeof(asset_base_mp4);
+	int64_t base = (int64_t)c->len;
 	int64_t min_box;
 
-	l->tag_len = snprintf(l->tag, sizeof(l->tag), "veofs-sim video %.120s\n",
+	l->tag_len = snprintf(l->tag, sizeof(l->tag), "veofs-sim video %.360s\n",
 			      job_id);
 	l->key = fnv1a64(job_id);
 	l->header_len = 8;
@@ -74,11 +157,11 @@ static void layout_of(const char *job_id, int64_t video_bytes, struct layout *l)
 		l->header_len = 16;
 }
 
-int64_t sim_video_size(const char *job_id, int64_t video_bytes)
+int64_t sim_clip_video_size(int clip, const char *job_id, int64_t video_bytes)
 {
 	struct layout l;
 
-	layout_of(job_id, video_bytes, &l);
+	layout_of(clip_of(clip), job_id, video_bytes, &l);
 	return l.total;
 }
 
@@ -144,17 +227,18 @@ static void copy_segment(const unsigned char *seg, int64_t seg_start,
 	*len -= n;
 }
 
-size_t sim_video_read(const char *job_id, int64_t video_bytes, int64_t offset,
-		      void *buf, size_t len)
+size_t sim_clip_video_read(int clip, const char *job_id, int64_t video_bytes,
+			   int64_t offset, void *buf, size_t len)
 {
+	const struct clip *c = clip_of(clip);
 	struct layout l;
 	unsigned char header[16];
 	unsigned char *out = buf;
-	int64_t base = sizeof(asset_base_mp4);
+	int64_t base = (int64_t)c->len;
 	int64_t tag_start, fill_start;
 	size_t want;
 
-	layout_of(job_id, video_bytes, &l);
+	layout_of(c, job_id, video_bytes, &l);
 	if (offset < 0 || offset >= l.total)
 		return 0;
 	if ((int64_t)len > l.total - offset)
@@ -164,13 +248,25 @@ size_t sim_video_read(const char *job_id, int64_t video_bytes, int64_t offset,
 	tag_start = base + l.header_len;
 	fill_start = tag_start + l.tag_len;
 
-	copy_segment(asset_base_mp4, 0, base, &offset, &out, &len);
+	copy_segment(c->data, 0, base, &offset, &out, &len);
 	copy_segment(header, base, l.header_len, &offset, &out, &len);
 	copy_segment((const unsigned char *)l.tag, tag_start, l.tag_len,
 		     &offset, &out, &len);
 	if (len > 0 && offset >= fill_start)
 		fill(l.key, offset, out, len);
 	return want;
+}
+
+int64_t sim_video_size(const char *job_id, int64_t video_bytes)
+{
+	return sim_clip_video_size(DEFAULT_CLIP, job_id, video_bytes);
+}
+
+size_t sim_video_read(const char *job_id, int64_t video_bytes, int64_t offset,
+		      void *buf, size_t len)
+{
+	return sim_clip_video_read(DEFAULT_CLIP, job_id, video_bytes, offset,
+				   buf, len);
 }
 
 const unsigned char *sim_thumbnail_webp(size_t *len)

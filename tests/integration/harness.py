@@ -236,8 +236,17 @@ class Sim:
     LINE = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
 
     def __init__(self, logdir, duration=3, latency=None, video_bytes=None,
-                 no_range=False, faults=()):
+                 no_range=False, faults=(), dialect=None, progress=None,
+                 jitter=None, url_field=None):
         self.args = ["--listen", "127.0.0.1:0", "--duration", str(duration)]
+        if dialect is not None:
+            self.args += ["--dialect", dialect]
+        if progress is not None:
+            self.args += ["--progress", progress]
+        if jitter is not None:
+            self.args += ["--jitter", str(jitter)]
+        if url_field is not None:
+            self.args += ["--url-field", url_field]
         if latency is not None:
             self.args += ["--latency", str(latency)]
         if video_bytes is not None:
@@ -661,9 +670,14 @@ class VeofsTestCase(unittest.TestCase):
         return wait_until(done, timeout, "task %s to complete" % name)
 
     def wait_video(self, m, name, timeout=90):
+        """Wait until the whole video is saved: 'completed' shows as soon as
+        video.mp4 can be read (its size known), and the download may still
+        be filling it in; its last event line comes once it is whole."""
         self.wait_completed(m, name, timeout)
         wait_until(lambda: os.path.exists(m.path(name, "video.mp4")), 30,
                    "%s/video.mp4 to appear" % name)
+        wait_until(lambda: re.search(r"video\.\w+ saved", read_text(m.path(name, "events"))),
+                   timeout, "%s's whole video to be saved" % name)
         return m.path(name, "video.mp4")
 
     def wait_submitted(self, m, name, timeout=60):

@@ -104,7 +104,7 @@ class FrontMatterTest(harness.VeofsTestCase):
         job = sim.job(self.wait_submitted(m, "plain"))
         self.assertEqual(job.get("model"), "veo-3.1")
         self.assertEqual(str(job.get("seconds")), "8")
-        self.assertEqual(job.get("size"), "16x9")
+        self.assertEqual(job.get("size"), "1280x720")
 
     def test_image_file_is_sent_as_file_part(self):
         sim, m = self.sim_and_mount()

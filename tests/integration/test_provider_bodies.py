@@ -20,7 +20,7 @@ import harness
 from harness import bound, read_bytes, read_text, wait_until, write_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BASE_MP4 = os.path.join(HERE, "..", "..", "src", "sim", "assets", "base.mp4")
+BASE_MP4 = os.path.join(HERE, "..", "..", "src", "sim", "assets", "clip_4s_land.mp4")
 
 
 def mp4_bytes(pad=0, tag=b""):

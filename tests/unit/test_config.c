@@ -153,13 +153,16 @@ Test(config, defaults)
 	cr_assert_eq(c.timeout, 60);
 	cr_assert_str_eq(c.model, "veo-3.1");
 	cr_assert_eq(c.seconds, 8);
-	cr_assert_str_eq(c.size, "16x9");
+	cr_assert_str_eq(c.size, "1280x720");
 	cr_assert_eq(c.watermark, false);
 	cr_assert_eq(c.poll_interval, 5);
 	cr_assert_eq(c.poll_max_interval, 60);
 	snprintf(want, sizeof(want), "%s/.local/state/veofs", home);
 	cr_assert_str_eq(c.state_dir, want);
 	cr_assert_eq(c.sim_duration, 20);
+	cr_assert_str_eq(c.sim_dialect, "openai");
+	cr_assert_str_eq(c.sim_progress, "smooth");
+	cr_assert_eq(c.sim_jitter, 0);
 	cr_assert_eq(c.log_level, LOG_LVL_INFO);
 	cr_assert_null(c.on_complete);
 	cr_assert_null(c.on_failed);
@@ -311,6 +314,9 @@ Test(config, short_and_long_option_names)
 				   { "api.timeout", "31" },
 				   { "state_dir", "/srv/veo" },
 				   { "duration", "2" },
+				   { "dialect", "litellm" },
+				   { "sim.progress", "coarse" },
+				   { "jitter", "15" },
 				   { "log_level", "debug" },
 				   { "on_complete", "/usr/bin/true" },
 				   { "hooks.on_failed", "notify-send" },
@@ -323,6 +329,9 @@ Test(config, short_and_long_option_names)
 	cr_assert_eq(c.timeout, 31, "later options win");
 	cr_assert_str_eq(c.state_dir, "/srv/veo");
 	cr_assert_eq(c.sim_duration, 2);
+	cr_assert_str_eq(c.sim_dialect, "litellm");
+	cr_assert_str_eq(c.sim_progress, "coarse");
+	cr_assert_eq(c.sim_jitter, 15);
 	cr_assert_eq(c.log_level, LOG_LVL_DEBUG);
 	cr_assert_str_eq(c.on_complete, "/usr/bin/true");
 	cr_assert_str_eq(c.on_failed, "notify-send", "bare names are left for PATH");
@@ -621,6 +630,9 @@ Test(config, bad_values)
 		{ "state_dir", "", "for storage.state_dir" },
 		{ "state_dir", "~bob/x", "for storage.state_dir" },
 		{ "duration", "86401", "for sim.duration" },
+		{ "dialect", "sora", "for sim.dialect (openai, newapi" },
+		{ "progress", "fast", "for sim.progress (smooth, coarse or none)" },
+		{ "jitter", "101", "for sim.jitter" },
 		{ "log_level", "loud", "for general.log_level (error, warn, info or debug)" },
 	};
 
@@ -1114,7 +1126,7 @@ Test(config, example_documents_the_defaults)
 			break;
 		line = nl + 1;
 	}
-	cr_assert_eq(keys, 17, "the example should show all 17 keys, shows %zu", keys);
+	cr_assert_eq(keys, 20, "the example should show all 20 keys, shows %zu", keys);
 	write_file("example.conf", text, 0600);
 	snprintf(path, sizeof(path), "%s/example.conf", tmpdir);
 	cr_assert_eq(LOAD(&c, .config_file = path), 0, "%s", err);

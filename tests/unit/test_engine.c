@@ -1003,3 +1003,136 @@ Test(engine, retry_of_an_attached_task_is_refused)
 	cr_assert(strstr(events, "retry refused"), "%s", events);
 	free(events);
 }
+
+/* ---- gateway dialects: what the provider really did is what shows ---- */
+
+static int ctl(struct task *t, const char *cmd)
+{
+	char err[256] = "";
+
+	return task_control(env.e, t, cmd, strlen(cmd), err, sizeof(err));
+}
+
+/* A cancel is "failed: cancelled" only once the provider confirms. */
+Test(engine, cancel_shows_failed_only_once_the_provider_confirms)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	wait_engine_idle();
+	fake_remote_hold(env.fake, FAKE_REMOVE, 1);
+	cr_assert_eq(ctl(t, "cancel"), 0);
+	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_REMOVE, 1, 3000), 1);
+	s = status_of(t);
+	cr_assert(!strncmp(s, "queued (cancelling", 18), "status while asking: %s", s);
+	free(s);
+	fake_remote_release(env.fake, FAKE_REMOVE);
+	kick_until(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "failed: cancelled\n");
+	free(s);
+}
+
+/* new-api has no DELETE route: the job goes on (and is billed), and the
+ * status says so instead of claiming a cancel that did not happen. */
+Test(engine, a_refused_cancel_leaves_the_task_going_and_says_so)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	wait_engine_idle();
+	fake_remote_fail_http(env.fake, FAKE_REMOVE, 404, -1,
+			      "{\"error\":{\"message\":\"Invalid URL (DELETE /v1/videos/x)\"}}");
+	cr_assert_eq(ctl(t, "cancel"), 0);
+	wait_status(t, "queued (cancel refused by the provider: ");
+	settle(30000);
+	s = status_of(t);
+	cr_assert(strstr(s, "cancel refused by the provider"), "the refusal was lost: %s", s);
+	free(s);
+	cr_assert_neq(t->state, TASK_FAILED);
+	/* It goes on to the end, the refusal forgotten once it moved. */
+	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 40);
+	kick_until(t, TASK_IN_PROGRESS, 40, 3000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "in_progress 40%\n");
+	free(s);
+}
+
+/* A task never sent is cancelled at once: nobody else need agree. */
+Test(engine, cancel_of_a_task_never_sent_is_immediate)
+{
+	struct task *t;
+	char *s;
+
+	fake_remote_hold(env.fake, FAKE_CREATE, 1);
+	t = submit("job", "a cow");
+	cr_assert_eq(fake_remote_wait_held(env.fake, FAKE_CREATE, 1, 3000), 1);
+	/* On the wire: that one waits for the provider's id. */
+	cr_assert_eq(ctl(t, "cancel"), 0);
+	s = status_of(t);
+	cr_assert(strstr(s, "cancelling once the provider answers"), "%s", s);
+	free(s);
+	fake_remote_release(env.fake, FAKE_CREATE);
+	kick_until(t, TASK_FAILED, -1, 3000);
+	cr_assert_eq(fake_remote_wait_calls(env.fake, FAKE_REMOVE, 1, 3000), 1);
+}
+
+Test(engine, an_unknown_status_word_is_shown_as_it_came)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_job_status_text(env.fake, id, "WAITING");
+	wait_status(t, "queued (provider says: WAITING)");
+	s = status_of(t);
+	cr_assert_str_eq(s, "queued (provider says: WAITING)\n");
+	free(s);
+}
+
+Test(engine, progress_shown_never_goes_backwards)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 60);
+	kick_until(t, TASK_IN_PROGRESS, 60, 3000);
+	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 0);
+	settle(30000);
+	s = status_of(t);
+	cr_assert_str_eq(s, "in_progress 60%\n");
+	free(s);
+	char *json = read_state_file("job", "task.json", NULL);
+	cr_assert_not_null(json);
+	cr_assert(strstr(json, "\"progress\": 0") || strstr(json, "\"progress\":0"),
+		  "task.json must keep what the server said: %s", json);
+	free(json);
+}
+
+/* new-api answers 400 "task_not_exist" for an id it does not know. */
+Test(engine, an_id_the_provider_does_not_know_fails_after_a_few_polls)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	for (int i = 0; i < 3; i++)
+		fake_remote_fail_http(env.fake, FAKE_GET, 400, -1,
+				      "{\"code\":\"task_not_exist\",\"message\":\"task_not_exist\"}");
+	kick_until(t, TASK_FAILED, -1, 8000);
+	s = status_of(t);
+	cr_assert(strstr(s, "does not know this task"), "status: %s", s);
+	cr_assert(strstr(s, "task_not_exist"), "the provider's words are lost: %s", s);
+	free(s);
+}
+
+Test(engine, a_failure_without_a_reason_says_what_the_answer_said)
+{
+	char id[64], *s;
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	fake_remote_job_fail(env.fake, id, NULL, false);
+	fake_remote_job_status_text(env.fake, id, "FAILURE");
+	kick_until(t, TASK_FAILED, -1, 3000);
+	s = status_of(t);
+	cr_assert(strstr(s, "no reason") && strstr(s, "FAILURE"), "status: %s", s);
+	free(s);
+}

@@ -269,7 +269,8 @@ Test(prompt_parse, full_front_matter)
 				"A cheerful cow doing the Kemusan dance\n");
 
 	assert_ok(&p, "A cheerful cow doing the Kemusan dance");
-	cr_assert_str_eq(p.warn, "");
+	/* The provider's own spelling is sent, with a word in the log. */
+	cr_assert(strstr(p.warn, "outside OpenAI's spec"), "%s", p.warn);
 	cr_assert_str_eq(p.spec.model, "veo-3.1-fast");
 	cr_assert_str_eq(p.spec.seconds, "8");
 	cr_assert_str_eq(p.spec.size, "9x16");
@@ -862,4 +863,25 @@ Test(prompt_parse, reads_only_len_bytes)
 		prompt_spec_free(&p.spec);
 		free(buf);
 	}
+}
+
+/* OpenAI's spec takes 720x1280, 1280x720, 1024x1792, 1792x1024 and 4, 8,
+ * 12 s; other values the provider takes are sent with a warning. */
+Test(prompt_parse, values_outside_openais_spec_warn_but_are_sent)
+{
+	struct parsed p = parse("---\nsize: 1280x720\nseconds: 8\n---\na cow\n");
+
+	assert_ok(&p, "a cow");
+	cr_assert_str_eq(p.warn, "");
+	prompt_spec_free(&p.spec);
+	p = parse("---\nseconds: 6\n---\na cow\n");
+	assert_ok(&p, "a cow");
+	cr_assert(strstr(p.warn, "seconds 6"), "%s", p.warn);
+	cr_assert_str_eq(p.spec.seconds, "6");
+	prompt_spec_free(&p.spec);
+	p = parse("---\nsize: 16x9\n---\na cow\n");
+	assert_ok(&p, "a cow");
+	cr_assert(strstr(p.warn, "size 16x9"), "%s", p.warn);
+	cr_assert_str_eq(p.spec.size, "16x9");
+	prompt_spec_free(&p.spec);
 }
