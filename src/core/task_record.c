@@ -177,6 +177,7 @@ int task_record_parse(const char *json, size_t len, struct task *t,
 	t->video_synced = n > 0 ? n : 0;
 	t->ranges_ok = json_is_true(json_object_get(o, "ranges_ok"));
 	record_owner_and_trash(o, t);
+	t->video_webm = jstr(o, "video_type") && !strcmp(jstr(o, "video_type"), "webm");
 	json_decref(o);
 	return 0;
 }

@@ -31,6 +31,9 @@ struct engine_options {
 	int timeout_s;           /* api.timeout: also bounds reads that wait */
 	int control_threads;     /* submissions and polls in flight at once */
 	int download_threads;    /* downloads at once */
+	/* api.max_video_bytes: a video larger than this is refused (a
+	 * body without end would fill the disk); 0 for 4 GiB. */
+	int64_t max_video_bytes;
 	const char *on_complete; /* hooks; NULL for none */
 	const char *on_failed;
 	const char *mountpoint;  /* for the paths hooks get */
@@ -95,7 +98,9 @@ struct task_change {
 	bool was_finished;        /* set by engine_change_begin */
 	unsigned files;           /* files that moved: (1 << enum task_file) */
 	bool save;                /* record.json moved */
-	bool answer;              /* task.json moved */
+	bool answer;              /* task.json moved: */
+	const char *answer_json;  /* its new bytes, valid until engine_commit */
+	size_t answer_len;
 	bool drop_video;          /* delete the video files first (retry) */
 	int events;               /* events lines to append: 0, 1 or 2 */
 	const char *event_text[2];/* each line's text after the state, or NULL */

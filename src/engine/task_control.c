@@ -21,7 +21,15 @@ static int do_refresh(struct engine *e, struct task *t)
 	engine_change_begin(&c, t);
 	t->poll_delay_s = 0;
 	t->download_failures = 0;
-	c.log = "refresh requested";
+	if (t->state == TASK_COMPLETED && t->video_done && t->id) {
+		/* The video shown may not be the provider's (an older veofs
+		 * kept whatever came): fetch it again; the one shown stays
+		 * until the new one is whole. */
+		t->refetch = true;
+		c.log = "refresh requested; fetching the video again";
+	} else {
+		c.log = "refresh requested";
+	}
 	engine_commit(e, &c);
 	return 0;
 }
@@ -33,9 +41,20 @@ static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 	engine_change_begin(&c, t);
 	/* The same rules ctl's text describes (ctl_text.c). */
 	if (!ctl_allowed(t, CTL_RETRY, err, errlen)) {
-		int rc = t->state == TASK_FAILED ? -EINVAL : -EBUSY;
-		pthread_mutex_unlock(&t->mu);
-		return rc;
+		if (t->state != TASK_FAILED) {
+			pthread_mutex_unlock(&t->mu);
+			return -EBUSY;
+		}
+		/* A failed task that must not be sent again (no prompt, a
+		 * damaged record): said in the log and in events too. */
+		char line[320];
+		snprintf(line, sizeof(line), "retry refused: %s", err);
+		c.events = 1;
+		c.event_text[0] = line;
+		c.log_level = LOG_LVL_WARN;
+		c.log = line;
+		engine_commit(e, &c);
+		return -EINVAL;
 	}
 	/* Everything the provider's last attempt left goes; what the user
 	 * asked for stays. */

@@ -91,6 +91,9 @@ struct remote_http_options {
 	const char *base_url;   /* e.g. http://127.0.0.1:8080/v1 */
 	const char *api_key;    /* may be NULL for the simulator */
 	int timeout_s;          /* one exchange; connect timeout is shorter */
+	/* A download slower than this many bytes/s for timeout_s is cut (and
+	 * resumed later by the caller); 0 for the default of 1 byte/s. */
+	long min_download_rate;
 };
 
 /* The libcurl implementation. NULL with a reason in err on failure. */
