@@ -149,6 +149,7 @@ struct task {
 		int poll_delay_s;         /* attempts behind the poll backoff */
 		int not_found_count;
 		int download_failures;
+		int cancel_failures;      /* server errors answering a cancel */
 	);
 
 	/* The last change could not be written to record.json: the engine

@@ -14,6 +14,9 @@
 #include "task_store.h"
 #include "xalloc.h"
 
+/* Server errors answering a cancel before it counts as refused. */
+#define CANCEL_TRIES 3
+
 static int do_refresh(struct engine *e, struct task *t)
 {
 	struct task_change c;
@@ -107,6 +110,7 @@ static int do_cancel(struct engine *e, struct task *t, char *err, size_t errlen)
 	/* Sent, or maybe on the wire: the provider must hear of it, and the
 	 * task is cancelled when it says so. */
 	t->cancel_requested = true;
+	t->cancel_failures = 0;
 	t->note_until_moved = false;
 	task_set_str(&t->note, t->id ? "cancelling: asking the provider to stop"
 				     : "cancelling once the provider answers");
@@ -180,7 +184,10 @@ struct work_next task_control_cancel_remote(struct engine *e, struct task *t)
 	pthread_mutex_unlock(&t->mu);
 	int rc = e->remote->ops->remove(e->remote, id, &res);
 	engine_change_begin(&c, t);
-	t->cancel_requested = rc != 0 && res.retryable;
+	/* A provider that keeps answering a cancel with server errors (LiteLLM
+	 * answers 500 "not supported" for Veo) has refused it. */
+	bool retry = rc != 0 && res.retryable && ++t->cancel_failures < CANCEL_TRIES;
+	t->cancel_requested = retry;
 	if (t->state == TASK_FAILED || t->state == TASK_COMPLETED) {
 		/* It ended meanwhile (a poll said so): nothing more to say. */
 		t->cancel_requested = false;
@@ -196,7 +203,7 @@ struct work_next task_control_cancel_remote(struct engine *e, struct task *t)
 		c.event_text[0] = "cancelled: the provider confirmed";
 		c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
 		c.log = log;
-	} else if (res.retryable) {
+	} else if (retry) {
 		int64_t delay = engine_backoff_ms(e, 3, res.retry_after_ms);
 		snprintf(note, sizeof(note), "cancelling: %s; retrying in %llds", res.reason,
 			 (long long)((delay + 999) / 1000));

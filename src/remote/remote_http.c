@@ -1007,12 +1007,8 @@ static int http_remove(struct remote *r, const char *id, struct remote_result *r
 	struct http_remote *hr = r->impl;
 	int ret = simple_exchange(r, "DELETE", id, res);
 
-	/* Already gone is what a cancel wants. */
-	if (ret < 0 && res->http_status == 404) {
-		res->reason[0] = '\0';
-		res->retryable = false;
-		ret = 0;
-	}
+	/* A 404 is not a cancel: gateways without a DELETE route (new-api)
+	 * answer it while the job goes on. The caller says what happened. */
 	reason_tidy(hr, res->reason, sizeof(res->reason));
 	return ret;
 }
