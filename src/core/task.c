@@ -28,6 +28,7 @@ void task_api_reset(struct task *t)
 {
 	free(t->id);
 	free(t->status_word_logged);
+	free(t->video_link);
 	t->api = (struct task_api){ .submit = SUBMIT_NONE };
 }
 
@@ -105,6 +106,7 @@ void task_unref(struct task *t)
 	free(t->reason);
 	free(t->note);
 	free(t->status_word_logged);
+	free(t->video_link);
 	free(t->events);
 	free(t);
 }

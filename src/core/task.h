@@ -112,6 +112,9 @@ struct task {
 		size_t task_json_len;     /* its size on disk */
 		uint64_t task_json_hash;  /* of the answer it holds; 0 unknown */
 		bool cancel_requested;    /* a remote DELETE is owed */
+		/* The video's link where the status object names one (a
+		 * gateway that serves no /content): fetched instead. */
+		char *video_link;
 		/* The note is news that lasts until the task moves (a
 		 * refused cancel), not trouble the next answer clears. */
 		bool note_until_moved;
@@ -150,6 +153,8 @@ struct task {
 		int not_found_count;
 		int download_failures;
 		int cancel_failures;      /* server errors answering a cancel */
+		int64_t video_errors_since_ms; /* server errors for a completed
+						  task's video began (0: none) */
 	);
 
 	/* The last change could not be written to record.json: the engine

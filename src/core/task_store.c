@@ -138,6 +138,8 @@ static char *record_dump(const struct task *t)
 	json_object_set_new(o, "api_completed", json_boolean(t->api_completed));
 	if (t->cancel_requested)
 		json_object_set_new(o, "cancel_requested", json_true());
+	if (t->video_link)
+		json_object_set_new(o, "video_link", json_string(t->video_link));
 	json_object_set_new(o, "progress", json_integer(t->progress));
 	if (t->id)
 		json_object_set_new(o, "id", json_string(t->id));

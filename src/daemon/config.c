@@ -46,7 +46,7 @@ enum key_type {
 
 enum key_id {
 	K_BASE_URL, K_API_KEY, K_API_KEY_FILE, K_TIMEOUT, K_MIN_DOWNLOAD_RATE,
-	K_MAX_VIDEO_BYTES, K_MODEL, K_SECONDS,
+	K_MAX_VIDEO_BYTES, K_VIDEO_DEADLINE, K_MODEL, K_SECONDS,
 	K_SIZE, K_WATERMARK, K_INTERVAL, K_MAX_INTERVAL, K_STATE_DIR,
 	K_DURATION, K_SIM_DIALECT, K_SIM_PROGRESS, K_SIM_JITTER, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
 };
@@ -88,6 +88,8 @@ static const struct key_def keys[N_KEYS] = {
 	[K_MAX_VIDEO_BYTES] = { "api", "max_video_bytes", KT_BYTES,
 		FIELD(max_video_bytes), 0, 0,
 		"a number of bytes from 1M to 1T, with K, M, G or T for powers of 1024" },
+	[K_VIDEO_DEADLINE] = { "api", "video_deadline", KT_INT, FIELD(video_deadline),
+		10, 86400, "a whole number of seconds from 10 to 86400" },
 	[K_MODEL] = { "defaults", "model", KT_MODEL, FIELD(model), 0, 0,
 		"a model name: printable characters without spaces" },
 	[K_SECONDS] = { "defaults", "seconds", KT_SECONDS, FIELD(seconds), 0, 0,
@@ -894,6 +896,7 @@ static int set_defaults(struct config *c)
 	c->timeout = 60;
 	c->min_download_rate = 1024;
 	c->max_video_bytes = 4LL << 30;
+	c->video_deadline = 600;
 	c->seconds = 8;
 	c->watermark = false;
 	c->poll_interval = 5;

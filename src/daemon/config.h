@@ -15,6 +15,7 @@ struct config {
 	int timeout;           /* api.timeout, seconds */
 	int min_download_rate; /* api.min_download_rate, bytes/s; 0: none */
 	long long max_video_bytes; /* api.max_video_bytes */
+	int video_deadline;    /* api.video_deadline, seconds */
 	char *model;           /* defaults.model */
 	int seconds;           /* defaults.seconds: 4, 6, 8 or 12 */
 	char *size;            /* defaults.size */

@@ -239,6 +239,7 @@ int main(int argc, char **argv)
 		.poll_max_interval_s = cfg.poll_max_interval,
 		.timeout_s = cfg.timeout,
 		.max_video_bytes = cfg.max_video_bytes,
+		.video_deadline_s = cfg.video_deadline,
 		.on_complete = cfg.on_complete,
 		.on_failed = cfg.on_failed,
 		.mountpoint = mountpoint,

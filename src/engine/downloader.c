@@ -22,7 +22,10 @@
  * gone) before the task is marked failed. */
 #define PERMANENT_FAILURE_LIMIT 5
 /* A thumbnail is a small picture; anything bigger is not one. */
-#define THUMBNAIL_MAX (8 << 20)
+/* A thumbnail is a small WebP. A gateway that ignores ?variant=thumbnail
+ * (new-api's video proxy, LiteLLM) answers with the whole video: the
+ * probe stops at its first bytes, or at this bound, never fetching it. */
+#define THUMBNAIL_MAX (1 << 20)
 
 struct download {
 	struct engine *e;
@@ -232,6 +235,7 @@ static struct work_next finish(struct engine *e, struct task *t, int fd, bool we
 	t->video_done = true;
 	t->video_synced = t->video_have;
 	t->download_failures = 0;
+	t->video_errors_since_ms = 0;
 	task_set_str(&t->note, NULL);
 	snprintf(extra, sizeof(extra), "%s saved (%lld bytes)", task_file_name(t, TF_VIDEO),
 		 (long long)t->video_have);
@@ -262,6 +266,15 @@ static int thumb_data(void *ctx, const void *buf, size_t len)
 
 	if (b->len + len > THUMBNAIL_MAX)
 		return -1;
+	/* Not "RIFF....WEBP": not a thumbnail, whatever its label says. */
+	if (b->len < 12 && b->len + len >= 12) {
+		unsigned char head[12];
+		if (b->len)
+			memcpy(head, b->data, b->len);
+		memcpy(head + b->len, buf, 12 - b->len);
+		if (memcmp(head, "RIFF", 4) || memcmp(head + 8, "WEBP", 4))
+			return -1;
+	}
 	p = realloc(b->data, b->len + len);
 	if (!p)
 		return -1;
@@ -328,6 +341,7 @@ static struct work_next finish_refetch(struct engine *e, struct task *t, struct 
 	t->video_synced = d->offset;
 	t->refetch = false;
 	t->download_failures = 0;
+	t->video_errors_since_ms = 0;
 	task_set_str(&t->note, NULL);
 	snprintf(extra, sizeof(extra), "%s fetched again (%lld bytes)",
 		 task_file_name(t, TF_VIDEO), (long long)d->offset);
@@ -386,7 +400,7 @@ struct work_next downloader_run(struct engine *e, struct task *t)
 	sink.on_data = on_data;
 	log_debug("task %s: downloading the video from byte %lld%s", t->name,
 		  (long long)d.offset, d.refetch ? " (again)" : "");
-	rc = e->remote->ops->content(e->remote, id, NULL, d.offset, -1, 0, &sink, &res);
+	rc = engine_fetch_video(e, t, d.offset, -1, 0, &sink, &res);
 	/* A body shorter than the sniff: judged on what there is. */
 	if (rc == 0 && !d.judged && judge_head(&d) < 0)
 		rc = -1;
@@ -471,8 +485,21 @@ failed:
 	int attempt = ++t->download_failures;
 	bool give_up = d.too_big || (!res.retryable && res.http_status > 0 &&
 				     attempt >= PERMANENT_FAILURE_LIMIT);
+	/* A task the provider called completed whose video keeps failing
+	 * with server errors is a failure said the wrong way (LiteLLM reports
+	 * failed Veo jobs as completed, then 500 with the reason): after
+	 * api.video_deadline it fails with the provider's words. */
+	bool server_said_no = false;
+	if (!d.refetch && res.http_status >= 500) {
+		int64_t now = now_ms(), limit = (int64_t)(e->o.video_deadline_s > 0 ?
+							   e->o.video_deadline_s : 600) * 1000;
+		if (!t->video_errors_since_ms)
+			t->video_errors_since_ms = now;
+		if (now - t->video_errors_since_ms >= limit)
+			give_up = server_said_no = true;
+	}
 	int64_t delay = engine_backoff_ms(e, attempt, res.retry_after_ms);
-	char reason[sizeof(note) + 32], full[sizeof(note) + 64], log[sizeof(note) + 64];
+	char reason[sizeof(note) + 96], full[sizeof(note) + 64], log[sizeof(note) + 64];
 	if (d.refetch) {
 		/* The video shown stays: a failed second fetch loses nothing. */
 		if (give_up) {
@@ -497,7 +524,11 @@ failed:
 	snprintf(log, sizeof(log), "video download failed: %s%s", note,
 		 give_up ? "; giving up" : "");
 	if (give_up) {
-		snprintf(reason, sizeof(reason), "video download failed: %s", note);
+		if (server_said_no)
+			snprintf(reason, sizeof(reason), "the provider said completed, but its "
+				 "video cannot be fetched: %s", note);
+		else
+			snprintf(reason, sizeof(reason), "video download failed: %s", note);
 		t->state = TASK_FAILED;
 		task_set_str(&t->reason, reason);
 		task_set_str(&t->note, NULL);

@@ -286,3 +286,30 @@ int64_t engine_backoff_ms(const struct engine *e, int attempt, long retry_after_
 	}
 	return d < 100 ? 100 : d;
 }
+
+int engine_fetch_video(struct engine *e, struct task *t, int64_t offset, int64_t length,
+		       long timeout_ms, const struct remote_sink *sink,
+		       struct remote_result *res)
+{
+	char *id, *link;
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	id = xstrdup_or_null(t->id);
+	link = e->remote->ops->content_link ? xstrdup_or_null(t->video_link) : NULL;
+	pthread_mutex_unlock(&t->mu);
+	if (!id) {
+		remote_result_clear(res);
+		snprintf(res->reason, sizeof(res->reason), "the task has no id yet");
+		rc = -1;
+	} else if (link) {
+		rc = e->remote->ops->content_link(e->remote, link, offset, length, timeout_ms,
+						  sink, res);
+	} else {
+		rc = e->remote->ops->content(e->remote, id, NULL, offset, length, timeout_ms,
+					     sink, res);
+	}
+	free(id);
+	free(link);
+	return rc;
+}

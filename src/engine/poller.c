@@ -219,6 +219,11 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		task_set_str(&t->note, said);
 	}
 	t->not_found_count = 0;
+	if (v.video_url && (!t->video_link || strcmp(t->video_link, v.video_url))) {
+		/* Signed links change from poll to poll: the last one given. */
+		task_set_str(&t->video_link, v.video_url);
+		c.save = true;
+	}
 	if (moved) {
 		c.events = 1;
 		c.event_text[0] = t->state == TASK_FAILED ? t->reason : NULL;
@@ -226,7 +231,7 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 	} else {
 		c.files |= 1u << TF_STATUS; /* the note went away */
 	}
-	c.save = moved || first_id;
+	c.save = c.save || moved || first_id;
 	/* One line: the id the provider gave, and where the task now is. */
 	bool state_moved = moved && t->state != old;
 	if (state_moved && t->state == TASK_FAILED) {

@@ -96,16 +96,15 @@ static ssize_t fetch_range(struct engine *e, struct task *t, char *buf,
 	struct remote_result res = {0};
 	struct range_buf r = {.buf = buf, .want = len, .honoured = -1};
 	struct remote_sink sink = {.ctx = &r, .on_start = range_start, .on_data = range_data};
-	char id[256];
+	bool known;
 	int rc;
 
 	pthread_mutex_lock(&t->mu);
-	snprintf(id, sizeof(id), "%s", t->id ? t->id : "");
+	known = t->id != NULL;
 	pthread_mutex_unlock(&t->mu);
-	if (!id[0])
+	if (!known)
 		return 0;
-	rc = e->remote->ops->content(e->remote, id, NULL, off, (int64_t)len,
-				     (long)timeout_ms, &sink, &res);
+	rc = engine_fetch_video(e, t, off, (int64_t)len, (long)timeout_ms, &sink, &res);
 	remote_result_clear(&res);
 	pthread_mutex_lock(&t->mu);
 	if (r.honoured == 0)

@@ -74,6 +74,12 @@ struct remote_ops {
 	int (*content)(struct remote *r, const char *id, const char *variant,
 		       int64_t offset, int64_t length, long timeout_ms,
 		       const struct remote_sink *sink, struct remote_result *res);
+	/* Optional. GET a link to the finished video that a status object
+	 * named (a gateway without /content): as content, from byte offset;
+	 * the key goes only to the API's own origin. */
+	int (*content_link)(struct remote *r, const char *url, int64_t offset,
+			    int64_t length, long timeout_ms,
+			    const struct remote_sink *sink, struct remote_result *res);
 	/* DELETE /videos/{id}, for cancel. */
 	int (*remove)(struct remote *r, const char *id, struct remote_result *res);
 	/* Optional. veofs is stopping: polls and downloads in flight give up

@@ -1487,9 +1487,11 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 	return DL_FAILED;
 }
 
-static int http_content(struct remote *r, const char *id, const char *variant,
-			int64_t offset, int64_t length, long timeout_ms,
-			const struct remote_sink *sink, struct remote_result *res)
+/* /videos/{id}/content, or (link set) a link a status object gave, fetched
+ * as a followed link is: the key goes only to the API's own origin. */
+static int content_get(struct remote *r, const char *id, const char *variant,
+		       const char *link, int64_t offset, int64_t length, long timeout_ms,
+		       const struct remote_sink *sink, struct remote_result *res)
 {
 	struct http_remote *hr = r->impl;
 	struct download d;
@@ -1509,7 +1511,10 @@ static int http_content(struct remote *r, const char *id, const char *variant,
 	d.ranged = offset > 0 || length >= 0;
 	d.want_video = variant == NULL;
 
-	if (variant) {
+	if (link) {
+		url = strdup(link);
+		d.following = true;
+	} else if (variant) {
 		char *esc = curl_easy_escape(d.x.curl, variant, 0);
 		char suffix[160];
 		snprintf(suffix, sizeof(suffix), "/content?variant=%s", esc ? esc : "");
@@ -1552,6 +1557,20 @@ out:
 	free(url);
 	reason_tidy(hr, res->reason, sizeof(res->reason));
 	return ret;
+}
+
+static int http_content(struct remote *r, const char *id, const char *variant,
+			int64_t offset, int64_t length, long timeout_ms,
+			const struct remote_sink *sink, struct remote_result *res)
+{
+	return content_get(r, id, variant, NULL, offset, length, timeout_ms, sink, res);
+}
+
+static int http_content_link(struct remote *r, const char *url, int64_t offset,
+			     int64_t length, long timeout_ms,
+			     const struct remote_sink *sink, struct remote_result *res)
+{
+	return content_get(r, NULL, NULL, url, offset, length, timeout_ms, sink, res);
 }
 
 /* ---- lifetime ---- */
@@ -1625,6 +1644,16 @@ static int redacted_content(struct remote *r, const char *id, const char *varian
 	return rc;
 }
 
+static int redacted_content_link(struct remote *r, const char *url, int64_t offset,
+				 int64_t length, long timeout_ms,
+				 const struct remote_sink *sink, struct remote_result *res)
+{
+	int rc = http_content_link(r, url, offset, length, timeout_ms, sink, res);
+
+	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
+	return rc;
+}
+
 static int redacted_remove(struct remote *r, const char *id, struct remote_result *res)
 {
 	int rc = http_remove(r, id, res);
@@ -1638,6 +1667,7 @@ static const struct remote_ops http_ops = {
 	.create = redacted_create,
 	.get = redacted_get,
 	.content = redacted_content,
+	.content_link = redacted_content_link,
 	.remove = redacted_remove,
 	.destroy = http_destroy,
 };

@@ -30,11 +30,12 @@ DIALECTS = {
 
 class DialectBase(harness.VeofsTestCase):
     sim_duration = 3
-    mount_options = {"interval": "1", "max_interval": "2", "timeout": "10"}
+    mount_options = {"interval": "1", "max_interval": "2", "timeout": "10",
+                     "video_deadline": "10"}
 
-    def lifecycle(self, dialect, **sim_kw):
+    def lifecycle(self, dialect, name="veofs", **sim_kw):
         sim = self.start_sim(dialect=dialect, **sim_kw)
-        m = self.mount(sim)
+        m = self.mount(sim, name=name)
         self.submit(m, "job", "a fox in the snow, as %s serves it" % dialect)
         vid = self.wait_submitted(m, "job")
         self.assertEqual(read_text(m.path("job", "id")).rstrip("\n"), vid)
@@ -147,10 +148,10 @@ class DialectDetailTest(DialectBase):
     def test_url_in_status_every_field(self):
         """The link only in the status object, under each name gateways
         use for it."""
-        for field in ("video_url", "data.result_url", "data.videos[].url",
-                      "unsigned_urls[]", "download_url", "content_url"):
+        for k, field in enumerate(("video_url", "data.result_url", "data.videos[].url",
+                                   "unsigned_urls[]", "download_url", "content_url")):
             with self.subTest(field=field):
-                sim, m = self.lifecycle("url-in-status", url_field=field)
+                sim, m = self.lifecycle("url-in-status", name="m%d" % k, url_field=field)
                 m.unmount()
 
     def test_redirect_never_sends_the_key_to_the_signed_host(self):
