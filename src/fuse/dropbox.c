@@ -1663,7 +1663,8 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	} else if (!(text = malloc(copy->len + 1))) {
 		rc = -ENOMEM;
 	} else {
-		memcpy(text, copy->buf, copy->len);
+		if (copy->len)
+			memcpy(text, copy->buf, copy->len);
 		text[copy->len] = '\0';
 		len = copy->len;
 		rc = 0;
