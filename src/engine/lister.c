@@ -61,7 +61,11 @@ bool lister_covers(struct lister *l, struct task *t, int64_t now, int64_t *delay
 
 	if (!l || atomic_load(&l->mode) == 0 || atomic_load(&l->failures))
 		return false;
-	switch (poll_book_listed(l->e->book, t, &due, &listed_ms)) {
+	/* Ensures t's entry, then counts it among the rest. */
+	enum poll_listed listed = poll_book_listed(l->e->book, t, &due, &listed_ms);
+	if (poll_book_listable_count(l->e->book) < LISTER_MIN_TASKS)
+		return false;
+	switch (listed) {
 	case LISTED_UNTRIED:
 		wake_at(l, now);
 		*delay_ms = grace_ms(l);

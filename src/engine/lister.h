@@ -2,7 +2,8 @@
  * once. The lister is a thread of the engine: it lists when a task that
  * the listing covers wants news (the poll schedule's due time), at most
  * one page per LISTER_PAGE_GAP_MS and one listing per poll.interval, and
- * applies every listed video object as a poll's answer would be applied.
+ * applies every listed video object as a poll's answer would be applied,
+ * once LISTER_MIN_TASKS or more tasks are in flight.
  * Tasks that a whole listing misses go back to their own polls. A
  * provider that answers the listing with 404, 405 or 501 or with
  * something that is not a list cannot list: that is logged once and
@@ -17,6 +18,10 @@ struct engine;
 struct task;
 struct lister;
 
+/* Listing pays off from this many tasks in flight: below it, a listing
+ * costs what a poll does and tells less (a gateway's own fields, faults
+ * a poll would show), so tasks are polled on their own. */
+#define LISTER_MIN_TASKS 3
 /* Objects per page asked for (the API allows up to 100). */
 #define LISTER_PAGE_SIZE 100
 /* Pages are at least this far apart: two requests per second at most. */

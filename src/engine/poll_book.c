@@ -283,6 +283,17 @@ void poll_book_mark(struct poll_book *b, struct task *t, bool seen, int64_t now)
 	pthread_mutex_unlock(&b->mu);
 }
 
+size_t poll_book_listable_count(struct poll_book *b)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&b->mu);
+	for (size_t i = 0; i < b->n; i++)
+		n += b->all[i]->listed != LISTED_NO;
+	pthread_mutex_unlock(&b->mu);
+	return n;
+}
+
 int64_t poll_book_earliest(struct poll_book *b)
 {
 	int64_t e = INT64_MAX;

@@ -52,6 +52,8 @@ size_t poll_book_listable(struct poll_book *b, struct poll_ref **out, int64_t *e
 void poll_book_refs_free(struct poll_ref *refs, size_t n);
 /* A listing at now had t (seen) or went through without it. */
 void poll_book_mark(struct poll_book *b, struct task *t, bool seen, int64_t now);
+/* Entries a listing may cover (not missed by a whole listing). */
+size_t poll_book_listable_count(struct poll_book *b);
 /* The earliest due time of listable entries (INT64_MAX: none). */
 int64_t poll_book_earliest(struct poll_book *b);
 /* The provider cannot list after all: every entry goes back to polls. */

@@ -48,22 +48,43 @@ Test(lister, one_listing_brings_the_news_of_many_tasks)
 		     "one listing serves every task");
 }
 
-static void polled_on_its_own(int min_gets)
+/* LISTER_MIN_TASKS tasks (a listing would pay off) run to the end;
+ * at least min_gets polls of single tasks were made. */
+static void polled_on_their_own(int min_gets)
+{
+	struct task *t[LISTER_MIN_TASKS];
+	char id[LISTER_MIN_TASKS][64], name[16];
+
+	for (int i = 0; i < LISTER_MIN_TASKS; i++) {
+		snprintf(name, sizeof(name), "own%d", i);
+		t[i] = queued_task(name, id[i], sizeof(id[i]));
+	}
+	for (int i = 0; i < LISTER_MIN_TASKS; i++)
+		fake_remote_job_set(env.fake, id[i], TASK_IN_PROGRESS, 30);
+	for (int i = 0; i < LISTER_MIN_TASKS; i++)
+		wait_state(t[i], TASK_IN_PROGRESS, 30, 30000);
+	for (int i = 0; i < LISTER_MIN_TASKS; i++)
+		fake_remote_job_set(env.fake, id[i], TASK_COMPLETED, 100);
+	for (int i = 0; i < LISTER_MIN_TASKS; i++)
+		wait_video(t[i], 60000);
+	cr_assert_geq(fake_remote_calls(env.fake, FAKE_GET), min_gets);
+}
+
+Test(lister, a_single_task_is_polled_on_its_own)
 {
 	char id[64];
 	struct task *t = queued_task("alone", id, sizeof(id));
 
-	fake_remote_job_set(env.fake, id, TASK_IN_PROGRESS, 30);
-	wait_state(t, TASK_IN_PROGRESS, 30, 30000);
 	fake_remote_job_set(env.fake, id, TASK_COMPLETED, 100);
 	wait_video(t, 60000);
-	cr_assert_geq(fake_remote_calls(env.fake, FAKE_GET), min_gets);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_LIST), 0,
+		     "below LISTER_MIN_TASKS a listing does not pay off");
 }
 
 Test(lister, a_provider_without_the_route_is_polled_task_by_task)
 {
 	fake_remote_fail_http(env.fake, FAKE_LIST, 404, -1, NULL);
-	polled_on_its_own(2);
+	polled_on_their_own(LISTER_MIN_TASKS);
 	cr_assert_eq(lister_mode(env.e->lister), 0);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_LIST), 1, "remembered for the mount");
 }
@@ -71,7 +92,7 @@ Test(lister, a_provider_without_the_route_is_polled_task_by_task)
 Test(lister, an_answer_that_is_not_a_list_means_no_listing)
 {
 	fake_remote_answer(env.fake, FAKE_LIST, "{\"object\":\"video\",\"id\":\"x\"}");
-	polled_on_its_own(2);
+	polled_on_their_own(LISTER_MIN_TASKS);
 	cr_assert_eq(lister_mode(env.e->lister), 0);
 	cr_assert_eq(fake_remote_calls(env.fake, FAKE_LIST), 1);
 }
@@ -82,7 +103,7 @@ Test(lister, a_task_the_listing_misses_is_polled)
 	 * while the listing stays in use. */
 	fake_remote_answer(env.fake, FAKE_LIST,
 			   "{\"object\":\"list\",\"data\":[],\"has_more\":false}");
-	polled_on_its_own(2);
+	polled_on_their_own(LISTER_MIN_TASKS);
 	cr_assert_eq(lister_mode(env.e->lister), 1);
 }
 
@@ -91,6 +112,6 @@ Test(lister, a_transient_failure_falls_back_to_polls)
 	/* The task still finishes: by its own polls, or by the next
 	 * listing, which works again. */
 	fake_remote_fail_http(env.fake, FAKE_LIST, 503, -1, NULL);
-	polled_on_its_own(0);
+	polled_on_their_own(0);
 	cr_assert_neq(lister_mode(env.e->lister), 0, "a 503 is not 'cannot list'");
 }
