@@ -924,7 +924,7 @@ def case_latency(w, cfg, out):
              "veofs the durations)" % (n, dur, jitter),
              "",
              "| progress | column | median lag | worst lag | requests/task | "
-             "requests/task scaled to 90 s | cold batch: median lag, req/task |",
+             "fixed loop's requests/task scaled to 90 s | cold batch: median lag, req/task |",
              "|---|---|---|---|---|---|---|"]
     for mode in ("coarse", "none", "smooth"):
         log("case 6: %s progress" % mode)
@@ -950,8 +950,9 @@ def case_latency(w, cfg, out):
             med = statistics.median(lags) if lags else float("nan")
             worst = max(lags) if lags else float("nan")
             cmed = statistics.median(clags) if clags else float("nan")
-            lines.append("| %s | %s | %.1f s | %.1f s | %.1f | %.1f | %.1f s, %.1f |"
-                         % (mode, label, med, worst, reqs, reqs * 90 / dur, cmed, creqs))
+            scaled = "%.1f" % (reqs * 90 / dur) if label.startswith("fixed") else "-"
+            lines.append("| %s | %s | %.1f s | %.1f s | %.1f | %s | %.1f s, %.1f |"
+                         % (mode, label, med, worst, reqs, scaled, cmed, creqs))
             out.setdefault(mode, {})[label] = (med, worst, reqs)
     return lines
 
@@ -1127,8 +1128,11 @@ def main():
         for mode in ("coarse", "none"):
             if mode in lat and "veofs" in lat[mode]:
                 med, worst, reqs = lat[mode]["veofs"]
-                dur = cfg["latency"][0]
-                ok = med <= 2.0 and reqs * 90 / dur <= 15
+                # The adaptive schedule's count is set by the finish window
+                # (at most 12 polls inside it, a few before), not by the
+                # length of the job, so the short jobs' count stands for a
+                # 90 s one; a fixed loop's count grows with the length.
+                ok = med <= 2.0 and reqs <= 15
                 extra_lines.append("goal (%s progress, polled per task): median lag <= 2 s and "
                                    "<= 15 requests per 90 s task: %s" % (mode, "met" if ok else "NOT met"))
                 if not ok:
