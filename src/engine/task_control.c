@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_text.h"
 #include "engine.h"
 #include "log.h"
 #include "scheduler.h"
@@ -30,11 +31,11 @@ static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 	struct task_change c;
 
 	engine_change_begin(&c, t);
-	if (t->state != TASK_FAILED) {
-		snprintf(err, errlen, "only a failed task can be retried (this one is %s)",
-			 task_state_name(t->state));
+	/* The same rules ctl's text describes (ctl_text.c). */
+	if (!ctl_allowed(t, CTL_RETRY, err, errlen)) {
+		int rc = t->state == TASK_FAILED ? -EINVAL : -EBUSY;
 		pthread_mutex_unlock(&t->mu);
-		return -EBUSY;
+		return rc;
 	}
 	/* Everything the provider's last attempt left goes; what the user
 	 * asked for stays. */
@@ -64,14 +65,13 @@ static int do_cancel(struct engine *e, struct task *t, char *err, size_t errlen)
 	struct task_change c;
 
 	engine_change_begin(&c, t);
-	if (t->state == TASK_FAILED || t->state == TASK_COMPLETED) {
-		snprintf(err, errlen, "the task is already %s", task_state_name(t->state));
-		pthread_mutex_unlock(&t->mu);
-		return -EBUSY;
-	}
 	if (t->cancel_requested) {
 		pthread_mutex_unlock(&t->mu);
-		return 0;
+		return 0; /* asked already: the same answer is coming */
+	}
+	if (!ctl_allowed(t, CTL_CANCEL, err, errlen)) {
+		pthread_mutex_unlock(&t->mu);
+		return -EBUSY;
 	}
 	if (!t->id && t->submit == SUBMIT_NONE) {
 		t->state = TASK_FAILED;

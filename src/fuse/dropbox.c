@@ -6,16 +6,20 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "fsutil.h"
+#include "owners.h"
 #include "inode.h"
 #include "kernel_notify.h"
 #include "log.h"
@@ -31,6 +35,9 @@
  * matter; anything bigger is refused without reading it all. */
 #define PROMPT_FILE_MAX (256 * 1024)
 #define IMAGE_MAX (20 * 1024 * 1024)
+/* How long a prompt's name outlives its acceptance for lookup, stat,
+ * chmod and touch (see struct ghost). */
+#define GHOST_MS 3000
 
 struct dnode {
 	uint64_t ino;
@@ -43,7 +50,24 @@ struct dnode {
 	 * gets EEXIST at close, and its text is kept (see keep_conflict). */
 	bool consumed;
 	bool is_dir;         /* a staging folder new/NAME/ */
+	bool ghost;          /* a struct ghost keeps it */
 	uint32_t generation;
+};
+
+/* A prompt (or id) file that just became a task: its name stays
+ * resolvable for GHOST_MS, while task NAME exists, so that what an editor
+ * does right after its save by path (Emacs: chmod to the old mode) does
+ * not fail. It is never listed (the file is gone from STATE_DIR/new);
+ * stat shows the file as it was; chmod and touch succeed and change only
+ * that picture; opening or truncating it fails with EEXIST, as creating
+ * NAME.prompt does while task NAME exists. */
+struct ghost {
+	struct ghost *next;  /* db->ghosts, oldest first */
+	char *name;
+	char *task;
+	struct dnode *node;
+	struct stat st;
+	int64_t until_ms;
 };
 
 struct dropbox_file {
@@ -56,6 +80,9 @@ struct dropbox_file {
 	 * prompt is still refused there, but quietly. */
 	bool fresh;
 	bool append;         /* opened O_APPEND */
+	/* A quiet refusal (see fresh) not followed by a judged close: said
+	 * in the log at release, so that every refusal is logged once. */
+	char quiet_why[512];
 	struct writer_copy copy; /* what this descriptor wrote, see writer_copy.h */
 	bool has_copy;       /* else the file's bytes are judged */
 };
@@ -73,6 +100,8 @@ struct dropbox {
 	struct dnode **slots;     /* ino - INO_DROPBOX_BASE */
 	size_t n_slots;
 	uint32_t generation;
+	struct strmap *ghost_by_name;
+	struct ghost *ghosts, *ghosts_tail;
 
 	pthread_mutex_t accept_mu; /* one acceptance at a time: names are
 				      checked and taken atomically */
@@ -93,9 +122,12 @@ struct dropbox *dropbox_new(const struct dropbox_options *o, struct task_store *
 	db->notify = notify;
 	db->dirfd = task_store_new_dirfd(store);
 	db->by_name = strmap_new();
+	db->ghost_by_name = strmap_new();
 	pthread_mutex_init(&db->mu, NULL);
 	pthread_mutex_init(&db->accept_mu, NULL);
-	if (!db->by_name) {
+	if (!db->by_name || !db->ghost_by_name) {
+		strmap_free(db->by_name);
+		strmap_free(db->ghost_by_name);
 		free(db);
 		return NULL;
 	}
@@ -106,6 +138,14 @@ void dropbox_free(struct dropbox *db)
 {
 	if (!db)
 		return;
+	while (db->ghosts) {
+		struct ghost *g = db->ghosts;
+		db->ghosts = g->next;
+		free(g->name);
+		free(g->task);
+		free(g);
+	}
+	strmap_free(db->ghost_by_name);
 	for (size_t i = 0; i < db->n_slots; i++) {
 		if (db->slots[i]) {
 			free(db->slots[i]->name);
@@ -131,14 +171,15 @@ static uint64_t hash_bytes(const char *p, size_t n)
 }
 
 static int accept_prompt(struct dropbox *db, const char *filename,
-			 const struct writer_copy *copy, bool quiet);
+			 const struct writer_copy *copy, char *quiet);
 static int accept_text(struct dropbox *db, const char *filename, const char *taskname,
 		       const struct writer_copy *copy,
-		       const char *stagedir, bool quiet);
+		       const char *stagedir, const char *as, char *quiet);
 static const char *image_ext(const unsigned char *p, size_t n);
 static void mark_consumed(struct dropbox *db, const char *filename);
 static void forget_error_of(struct dropbox *db, const char *filename, bool staged);
 static void notify_entry(struct dropbox *db, const char *name);
+static void notify_gone(struct dropbox *db, const char *name, uint64_t ino);
 static int keep_conflict(struct dropbox *db, const char *filename,
 			 const struct writer_copy *copy, int fd);
 
@@ -147,7 +188,7 @@ static int compare_strings(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 static int accept_id(struct dropbox *db, const char *filename, const char *taskname,
-		     bool quiet);
+		     const char *as, char *quiet);
 
 /* --- nodes (db->mu held) --- */
 
@@ -199,7 +240,7 @@ static struct dnode *node_get(struct dropbox *db, const char *name)
 
 static void node_maybe_free(struct dropbox *db, struct dnode *n)
 {
-	if (n->nlookup || n->opens)
+	if (n->nlookup || n->opens || n->ghost)
 		return;
 	if (!n->unlinked && strmap_get(db->by_name, n->name) == n)
 		strmap_remove(db->by_name, n->name);
@@ -248,6 +289,149 @@ static void rename_tree(struct dropbox *db, const char *from, const char *to)
 	}
 }
 
+/* --- ghosts (db->mu held) --- */
+
+/* The ghost no longer keeps its node (freed at the next sweep); returns
+ * the node, which may now be unreferenced. */
+static struct dnode *ghost_detach(struct dropbox *db, struct ghost *g)
+{
+	struct dnode *n = g->node;
+
+	if (!n)
+		return NULL;
+	if (strmap_get(db->ghost_by_name, g->name) == g)
+		strmap_remove(db->ghost_by_name, g->name);
+	g->node = NULL;
+	n->ghost = false;
+	return n;
+}
+
+static void ghost_end(struct dropbox *db, struct ghost *g)
+{
+	struct dnode *n = ghost_detach(db, g);
+
+	if (n)
+		node_maybe_free(db, n);
+}
+
+/* Ghosts expire in the order they were made: drop the expired ones. */
+static void ghost_sweep(struct dropbox *db)
+{
+	int64_t now = now_ms();
+
+	while (db->ghosts && (!db->ghosts->node || db->ghosts->until_ms <= now)) {
+		struct ghost *g = db->ghosts;
+		db->ghosts = g->next;
+		if (!db->ghosts)
+			db->ghosts_tail = NULL;
+		ghost_end(db, g);
+		free(g->name);
+		free(g->task);
+		free(g);
+	}
+}
+
+/* The live ghost named name, or NULL. */
+static struct ghost *ghost_find(struct dropbox *db, const char *name)
+{
+	ghost_sweep(db);
+	return strmap_get(db->ghost_by_name, name);
+}
+
+/* The live ghost that keeps node n, or NULL. */
+static struct ghost *ghost_of(struct dropbox *db, struct dnode *n)
+{
+	struct ghost *g;
+
+	if (!n || !n->ghost)
+		return NULL;
+	ghost_sweep(db);
+	for (g = db->ghosts; g; g = g->next)
+		if (g->node == n)
+			return g;
+	return NULL;
+}
+
+/* new/NAME, just consumed by task TASK, stays resolvable a little. n is
+ * the node the kernel knows it by (NULL: a fresh one). */
+static void ghost_add(struct dropbox *db, const char *name, const char *task,
+		      struct dnode *n, const struct stat *st)
+{
+	struct ghost *g, *old;
+
+	struct dnode *old_node = NULL;
+
+	ghost_sweep(db);
+	if ((old = strmap_get(db->ghost_by_name, name)))
+		old_node = ghost_detach(db, old);
+	if (old_node && old_node != n)
+		node_maybe_free(db, old_node);
+	if (!n) {
+		n = node_get(db, name);
+		if (!n)
+			return;
+		strmap_remove(db->by_name, name);
+		n->unlinked = true;
+		n->consumed = true;
+	}
+	for (old = db->ghosts; n->ghost && old; old = old->next)
+		if (old->node == n)
+			ghost_detach(db, old);
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return;
+	g->name = strdup(name);
+	g->task = strdup(task);
+	if (!g->name || !g->task || strmap_put(db->ghost_by_name, name, g) < 0) {
+		free(g->name);
+		free(g->task);
+		free(g);
+		node_maybe_free(db, n);
+		return;
+	}
+	g->node = n;
+	g->st = *st;
+	g->st.st_ino = n->ino;
+	g->st.st_nlink = 1;
+	g->until_ms = now_ms() + GHOST_MS;
+	n->ghost = true;
+	if (db->ghosts_tail)
+		db->ghosts_tail->next = g;
+	else
+		db->ghosts = g;
+	db->ghosts_tail = g;
+}
+
+/* Lookup of a name that is not in new/: a ghost's, while its task is
+ * there. */
+static int ghost_lookup(struct dropbox *db, const char *name, uint64_t *ino, struct stat *st)
+{
+	struct ghost *g;
+	struct task *t;
+	char *task;
+
+	pthread_mutex_lock(&db->mu);
+	g = ghost_find(db, name);
+	task = g ? strdup(g->task) : NULL;
+	pthread_mutex_unlock(&db->mu);
+	if (!task)
+		return -ENOENT;
+	t = task_table_get_name(db->table, task);
+	free(task);
+	if (!t)
+		return -ENOENT;
+	task_unref(t);
+	pthread_mutex_lock(&db->mu);
+	g = ghost_find(db, name);
+	if (g) {
+		g->node->nlookup++;
+		*ino = g->node->ino;
+		*st = g->st;
+	}
+	pthread_mutex_unlock(&db->mu);
+	return g ? 0 : -ENOENT;
+}
+
 static void stat_fix(struct stat *st, uint64_t ino)
 {
 	st->st_ino = ino;
@@ -293,8 +477,10 @@ int dropbox_lookup_at(struct dropbox *db, uint64_t parent, const char *name, uin
 
 	if (rc < 0)
 		return rc;
-	if (fstatat(db->dirfd, rel, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if (fstatat(db->dirfd, rel, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = -errno;
+		return rc == -ENOENT && !staged ? ghost_lookup(db, rel, ino, st) : rc;
+	}
 	pthread_mutex_lock(&db->mu);
 	n = node_get(db, rel);
 	if (n) {
@@ -341,15 +527,60 @@ int dropbox_getattr(struct dropbox *db, uint64_t ino, struct stat *st)
 {
 	bool unlinked = false;
 	char *name = node_name(db, ino, &unlinked);
+	struct ghost *g;
 	int rc = 0;
 
 	if (!name)
 		return -ENOENT;
+	if (unlinked) {
+		pthread_mutex_lock(&db->mu);
+		g = ghost_of(db, node_by_ino(db, ino));
+		if (g)
+			*st = g->st;
+		pthread_mutex_unlock(&db->mu);
+		if (g) {
+			free(name);
+			return 0;
+		}
+	}
 	if (unlinked || fstatat(db->dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		rc = unlinked ? -ENOENT : -errno;
 	else
 		stat_fix(st, ino);
 	free(name);
+	return rc;
+}
+
+/* chmod and touch of a ghost succeed and change only its picture (an
+ * editor restoring the mode it saw); truncating it is rewriting a prompt
+ * whose task exists. */
+static int ghost_setattr(struct dropbox *db, uint64_t ino, const struct stat *attr,
+			 int to_set, struct stat *out)
+{
+	struct ghost *g;
+	struct timespec now;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&db->mu);
+	g = ghost_of(db, node_by_ino(db, ino));
+	if (!g)
+		rc = -ENOENT;
+	else if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		rc = -EPERM;
+	else if (to_set & FUSE_SET_ATTR_SIZE)
+		rc = -EEXIST;
+	if (rc == 0) {
+		if (to_set & FUSE_SET_ATTR_MODE)
+			g->st.st_mode = (g->st.st_mode & S_IFMT) | (attr->st_mode & 07777);
+		if (to_set & FUSE_SET_ATTR_ATIME)
+			g->st.st_atim = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now : attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME)
+			g->st.st_mtim = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now : attr->st_mtim;
+		g->st.st_ctim = now;
+		*out = g->st;
+	}
+	pthread_mutex_unlock(&db->mu);
 	return rc;
 }
 
@@ -362,6 +593,10 @@ int dropbox_setattr(struct dropbox *db, uint64_t ino, struct dropbox_file *f,
 
 	if (!name)
 		return -ENOENT;
+	if (!f && unlinked) {
+		free(name);
+		return ghost_setattr(db, ino, attr, to_set, out);
+	}
 	if (f) {
 		fd = f->fd;
 	} else if (!unlinked) {
@@ -376,6 +611,11 @@ int dropbox_setattr(struct dropbox *db, uint64_t ino, struct dropbox_file *f,
 	if ((to_set & FUSE_SET_ATTR_UID) || (to_set & FUSE_SET_ATTR_GID)) {
 		/* Files in new/ belong to the mount's owner. */
 		rc = -EPERM;
+		goto out;
+	}
+	/* A link has no mode of its own; fchmodat below would follow it. */
+	if ((to_set & FUSE_SET_ATTR_MODE) && fstat(fd, out) == 0 && S_ISLNK(out->st_mode)) {
+		rc = -EOPNOTSUPP;
 		goto out;
 	}
 	if ((to_set & FUSE_SET_ATTR_MODE) && fchmod(fd, attr->st_mode & 07777) < 0 &&
@@ -484,7 +724,7 @@ static int refuse_name(const char *name, char *taskname, size_t len)
 }
 
 static int accept_entry(struct dropbox *db, const char *filename,
-			const struct writer_copy *copy, bool quiet)
+			const struct writer_copy *copy, char *quiet)
 {
 	char taskname[NAME_MAX + 1], why[256];
 	const char *slash = strchr(filename, '/');
@@ -495,14 +735,14 @@ static int accept_entry(struct dropbox *db, const char *filename,
 		if (strcmp(slash + 1, "prompt") || (size_t)(slash - filename) >= sizeof(dir))
 			return 0;
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - filename), filename);
-		return accept_text(db, filename, dir, copy, dir, quiet);
+		return accept_text(db, filename, dir, copy, dir, NULL, quiet);
 	}
 
 	switch (classify(filename, taskname, sizeof(taskname), why, sizeof(why))) {
 	case ENTRY_PROMPT:
 		return accept_prompt(db, filename, copy, quiet);
 	case ENTRY_ID:
-		return accept_id(db, filename, taskname, quiet);
+		return accept_id(db, filename, taskname, NULL, quiet);
 	default:
 		return 0;
 	}
@@ -574,8 +814,19 @@ int dropbox_open(struct dropbox *db, uint64_t ino, int flags, struct dropbox_fil
 	if (!name)
 		return -ENOENT;
 	if (unlinked) {
+		char *task = NULL;
+		pthread_mutex_lock(&db->mu);
+		struct ghost *g = ghost_of(db, node_by_ino(db, ino));
+		if (g)
+			task = xstrdup(g->task);
+		pthread_mutex_unlock(&db->mu);
+		/* The name became task NAME a moment ago: writing it again is
+		 * creating NAME.prompt while task NAME exists. */
+		if (task)
+			log_info("new/%s refused: task %s already exists", name, task);
+		free(task);
 		free(name);
-		return -ENOENT;
+		return task ? -EEXIST : -ENOENT;
 	}
 	fd = openat(db->dirfd, name, readable(flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) |
 		    O_NOFOLLOW | O_CLOEXEC);
@@ -624,6 +875,11 @@ void dropbox_release(struct dropbox *db, struct dropbox_file *f)
 	close(f->fd);
 	writer_copy_free(&f->copy);
 	pthread_mutex_lock(&db->mu);
+	/* The last close was a quiet refusal (touch new/x.prompt, or a shell's
+	 * ": > new/x.prompt"): it is the user's after all. Not when the
+	 * prompt has become a task meanwhile. */
+	if (f->quiet_why[0] && !f->node->consumed)
+		log_info("%s", f->quiet_why);
 	f->node->opens--;
 	node_maybe_free(db, f->node);
 	pthread_mutex_unlock(&db->mu);
@@ -634,6 +890,7 @@ int dropbox_flush(struct dropbox *db, struct dropbox_file *f)
 {
 	char *name;
 	bool unlinked, consumed, wrote = f->dirty, quiet = !f->dirty;
+	char quiet_why[sizeof(f->quiet_why)] = "";
 	int rc;
 
 	if (!f->dirty && !f->fresh)
@@ -646,7 +903,11 @@ int dropbox_flush(struct dropbox *db, struct dropbox_file *f)
 	pthread_mutex_unlock(&db->mu);
 	if (!name)
 		return -ENOMEM;
-	rc = unlinked ? 0 : accept_entry(db, name, f->has_copy ? &f->copy : NULL, quiet);
+	rc = unlinked ? 0 : accept_entry(db, name, f->has_copy ? &f->copy : NULL,
+					 quiet ? quiet_why : NULL);
+	/* A judged close speaks for this file; a quiet one is kept for
+	 * release in case no judged close follows. */
+	snprintf(f->quiet_why, sizeof(f->quiet_why), "%s", quiet ? quiet_why : "");
 	/* Another writer's close (or this description's earlier one) made
 	 * the task meanwhile: this writer's words were not what was sent. */
 	pthread_mutex_lock(&db->mu);
@@ -671,13 +932,64 @@ int dropbox_unlink_at(struct dropbox *db, uint64_t parent, const char *name)
 
 	if (rc < 0)
 		return rc;
-	if (unlinkat(db->dirfd, rel, 0) < 0)
-		return -errno;
+	if (unlinkat(db->dirfd, rel, 0) < 0) {
+		struct ghost *g;
+		rc = -errno;
+		if (rc != -ENOENT || staged)
+			return rc;
+		/* rm of a name that just became a task: it is gone. */
+		pthread_mutex_lock(&db->mu);
+		g = ghost_find(db, rel);
+		if (g)
+			ghost_end(db, g);
+		pthread_mutex_unlock(&db->mu);
+		return g ? 0 : rc;
+	}
 	pthread_mutex_lock(&db->mu);
 	node_detach(db, rel);
 	pthread_mutex_unlock(&db->mu);
 	forget_error_of(db, rel, staged);
 	return 0;
+}
+
+int dropbox_symlink_at(struct dropbox *db, uint64_t parent, const char *name,
+		       const char *target, uint64_t *ino, struct stat *st)
+{
+	char rel[PATH_MAX], taskname[NAME_MAX + 1], why[256];
+	bool staged;
+	int rc = rel_path(db, parent, name, rel, sizeof(rel), &staged);
+
+	if (rc < 0)
+		return rc;
+	/* Only names that never submit: an editor's lock (.#NAME.prompt,
+	 * which as a prompt name would be refused). */
+	enum entry_kind k = staged ? (!strcmp(name, "prompt") ? ENTRY_PROMPT : ENTRY_SCRATCH)
+				   : classify(name, taskname, sizeof(taskname), why, sizeof(why));
+	if (k == ENTRY_PROMPT || k == ENTRY_ID) {
+		log_info("new/%s refused: a symbolic link can only have a scratch name, "
+			 "never one that submits", rel);
+		return -EPERM;
+	}
+	if (symlinkat(target, db->dirfd, rel) < 0)
+		return -errno;
+	return dropbox_lookup_at(db, parent, name, ino, st);
+}
+
+ssize_t dropbox_readlink(struct dropbox *db, uint64_t ino, char *buf, size_t size)
+{
+	bool unlinked = false;
+	char *name = node_name(db, ino, &unlinked);
+	ssize_t n;
+
+	if (!name || unlinked) {
+		free(name);
+		return -ENOENT;
+	}
+	n = readlinkat(db->dirfd, name, buf, size);
+	if (n < 0)
+		n = errno == EINVAL ? -EINVAL : -errno;
+	free(name);
+	return n;
 }
 
 int dropbox_mkdir_at(struct dropbox *db, uint64_t parent, const char *name, mode_t mode,
@@ -743,9 +1055,9 @@ static int rename_into_task(struct dropbox *db, const char *from, const char *to
 			return -EISDIR;
 	}
 	if (classify(to, probe, sizeof(probe), why, sizeof(why)) == ENTRY_ID)
-		rc = accept_id(db, from, taskname, false);
+		rc = accept_id(db, from, taskname, to, NULL);
 	else
-		rc = accept_text(db, from, taskname, NULL, NULL, false);
+		rc = accept_text(db, from, taskname, NULL, NULL, to, NULL);
 	/* rename(2)'s EINVAL reads "cannot move to a subdirectory of itself"
 	 * in mv: a refused text is "Operation not permitted" there, with
 	 * NAME.error saying why. */
@@ -800,8 +1112,9 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 			task_unref(t);
 			return -EEXIST;
 		}
-		if (renameat2(db->dirfd, from, db->dirfd, to, flags | RENAME_NOREPLACE) < 0)
-			return -errno;
+		rc = fs_rename_noreplace(db->dirfd, from, db->dirfd, to);
+		if (rc < 0)
+			return rc;
 		pthread_mutex_lock(&db->mu);
 		n = strmap_remove(db->by_name, from);
 		if (n) {
@@ -817,6 +1130,11 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 		       : refuse_name(to, taskname, sizeof(taskname));
 	if (rc < 0)
 		return rc;
+	if (rc == 1 && S_ISLNK(st.st_mode)) {
+		log_info("new/%s refused: a symbolic link is never a prompt (veofs does not "
+			 "follow links in new/)", to);
+		return -EPERM;
+	}
 	bool is_prompt = rc == 1 && !to_staged;
 	if (is_prompt && (t = task_table_get_name(db->table, taskname))) {
 		task_unref(t);
@@ -825,8 +1143,13 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 	}
 	if (is_prompt)
 		return rename_into_task(db, from, to, taskname, flags);
-	if (renameat2(db->dirfd, from, db->dirfd, to, flags) < 0)
+	if (flags & RENAME_NOREPLACE) {
+		int r = fs_rename_noreplace(db->dirfd, from, db->dirfd, to);
+		if (r < 0)
+			return r;
+	} else if (renameat(db->dirfd, from, db->dirfd, to) < 0) {
 		return -errno;
+	}
 	pthread_mutex_lock(&db->mu);
 	node_detach(db, to);
 	n = strmap_remove(db->by_name, from);
@@ -838,7 +1161,7 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 	pthread_mutex_unlock(&db->mu);
 	forget_error_of(db, from, from_staged);
 	/* Renaming into a staging folder's prompt submits the folder. */
-	return rc == 1 ? accept_entry(db, to, NULL, false) : 0;
+	return rc == 1 ? accept_entry(db, to, NULL, NULL) : 0;
 }
 
 int dropbox_readdir(struct dropbox *db, off_t off,
@@ -908,6 +1231,18 @@ static void notify_entry(struct dropbox *db, const char *name)
 		kernel_notify_entry(db->notify, INO_NEW, name);
 }
 
+/* new/NAME, which the kernel knew as ino (0: not known), went behind the
+ * kernel's back: it is deleted there, and watchers of new/ see IN_DELETE. */
+static void notify_gone(struct dropbox *db, const char *name, uint64_t ino)
+{
+	if (!db->notify || strchr(name, '/'))
+		return;
+	if (ino)
+		kernel_notify_delete(db->notify, INO_NEW, ino, name);
+	else
+		kernel_notify_entry(db->notify, INO_NEW, name);
+}
+
 static void write_error_file(struct dropbox *db, const char *taskname, const char *reason)
 {
 	char name[NAME_MAX + 16], err[256];
@@ -937,9 +1272,11 @@ static void remove_error_file(struct dropbox *db, const char *taskname)
 	error_file_name(taskname, name, sizeof(name));
 	if (unlinkat(db->dirfd, name, 0) == 0) {
 		pthread_mutex_lock(&db->mu);
+		struct dnode *n = strmap_get(db->by_name, name);
+		uint64_t ino = n ? n->ino : 0;
 		node_detach(db, name);
 		pthread_mutex_unlock(&db->mu);
-		notify_entry(db, name);
+		notify_gone(db, name, ino);
 	}
 }
 
@@ -969,6 +1306,78 @@ static bool path_escapes(const char *path)
 	return false;
 }
 
+/* Read new/REL (a prompt, an id, an image a prompt names) without
+ * following a symbolic link anywhere on the way: links in new/ are
+ * scratch (an editor's lock), and renaming one onto NAME.prompt, or naming
+ * one in image:, must never make veofs read what it points at. As
+ * fs_read_all otherwise: -ELOOP for a link. */
+static int read_in_new(struct dropbox *db, const char *rel, size_t max, char **out,
+		       size_t *len)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	size_t have = 0;
+	struct stat st;
+	char *buf;
+	int fd, rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	fd = (int)syscall(SYS_openat2, db->dirfd, rel, &how, sizeof(how));
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+		/* No openat2 (before Linux 5.6, or a seccomp filter): only
+		 * names of new/ itself and of staging folders, checked one
+		 * component at a time. */
+		const char *slash = strchr(rel, '/');
+		char dir[PATH_MAX];
+		if (slash) {
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - rel), rel);
+			if (strchr(slash + 1, '/') ||
+			    fstatat(db->dirfd, dir, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				return -ENOENT;
+			if (!S_ISDIR(st.st_mode))
+				return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+		}
+		fd = openat(db->dirfd, rel, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+	}
+	if (fd < 0)
+		return errno == EXDEV ? -ENOENT : -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if ((size_t)st.st_size > max) {
+		rc = -EFBIG;
+		goto out;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (have < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			free(buf);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	buf[have] = '\0';
+	*out = buf;
+	*len = have;
+out:
+	close(fd);
+	return rc;
+}
+
 /* Read the image a prompt names; relative paths are files in new/. */
 static int read_image(struct dropbox *db, const char *path, char **data, size_t *len,
 		      const char **ext, char *err, size_t errlen)
@@ -980,7 +1389,13 @@ static int read_image(struct dropbox *db, const char *path, char **data, size_t 
 			 path);
 		return -EINVAL;
 	}
-	rc = fs_read_all(path[0] == '/' ? AT_FDCWD : db->dirfd, path, IMAGE_MAX, data, len);
+	rc = path[0] == '/' ? fs_read_all(AT_FDCWD, path, IMAGE_MAX, data, len)
+			    : read_in_new(db, path, IMAGE_MAX, data, len);
+	if (rc == -ELOOP && path[0] != '/') {
+		snprintf(err, errlen, "image '%s' is a symbolic link in new/; veofs never follows "
+			 "those", path);
+		return -EINVAL;
+	}
 	if (rc == -EFBIG) {
 		snprintf(err, errlen, "image '%s' is larger than %d MB", path, IMAGE_MAX >> 20);
 		return -EINVAL;
@@ -1006,25 +1421,37 @@ static int read_image(struct dropbox *db, const char *path, char **data, size_t 
 /* The task is durable: show it, let the drop box forget its source (the
  * prompt or id file, or the whole staging folder) and start work on it. */
 static void publish_task(struct dropbox *db, struct task *t, const char *filename,
-			 const char *stagedir)
+			 const char *stagedir, const char *as)
 {
 	int rc = task_table_insert(db->table, t);
+	struct stat st;
+	struct dnode *n;
+	uint64_t ino;
 
 	if (rc < 0) /* durable already: it shows at the next mount at worst */
 		log_error("task %s: stored but not shown: %s", t->name, strerror(-rc));
 	if (stagedir) {
 		fs_remove_tree(db->dirfd, stagedir);
 		pthread_mutex_lock(&db->mu);
+		n = strmap_get(db->by_name, stagedir);
+		ino = n ? n->ino : 0;
 		mark_consumed(db, filename);
 		detach_tree(db, stagedir);
 		pthread_mutex_unlock(&db->mu);
-		notify_entry(db, stagedir);
-	} else if (unlinkat(db->dirfd, filename, 0) == 0) {
-		pthread_mutex_lock(&db->mu);
-		mark_consumed(db, filename);
-		node_detach(db, filename);
-		pthread_mutex_unlock(&db->mu);
-		notify_entry(db, filename);
+		notify_gone(db, stagedir, ino);
+	} else {
+		bool seen = fstatat(db->dirfd, filename, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		if (unlinkat(db->dirfd, filename, 0) == 0) {
+			pthread_mutex_lock(&db->mu);
+			n = strmap_get(db->by_name, filename);
+			ino = n ? n->ino : 0;
+			mark_consumed(db, filename);
+			node_detach(db, filename);
+			if (seen)
+				ghost_add(db, as ? as : filename, t->name, n, &st);
+			pthread_mutex_unlock(&db->mu);
+			notify_gone(db, as ? as : filename, ino);
+		}
 	}
 	remove_error_file(db, t->name);
 	if (db->engine)
@@ -1125,28 +1552,34 @@ static void forget_error_of(struct dropbox *db, const char *filename, bool stage
 	remove_error_file(db, taskname);
 }
 
-static void log_refusal(const char *filename, const char *why, bool quiet)
+/* quiet: a close that may not be the user's (see dropbox_file.fresh);
+ * the reason is kept there, and logged at release unless a later close
+ * of the same file is judged (and logged) itself. */
+static void log_refusal(const char *filename, const char *why, char *quiet)
 {
-	if (quiet)
-		log_debug("new/%s refused: %s", filename, why);
-	else
+	if (quiet) {
+		snprintf(quiet, sizeof(((struct dropbox_file *)0)->quiet_why),
+			 "new/%s refused: %s", filename, why);
+		log_debug("%s", quiet);
+	} else {
 		log_info("new/%s refused: %s", filename, why);
+	}
 }
 
 int dropbox_accept(struct dropbox *db, const char *filename)
 {
-	return accept_prompt(db, filename, NULL, false);
+	return accept_prompt(db, filename, NULL, NULL);
 }
 
 static int accept_prompt(struct dropbox *db, const char *filename,
-			 const struct writer_copy *copy, bool quiet)
+			 const struct writer_copy *copy, char *quiet)
 {
 	char taskname[NAME_MAX + 1], why[256];
 
 	if (prompt_classify_name(filename, taskname, sizeof(taskname), why, sizeof(why)) !=
 	    PROMPT_NAME_PROMPT)
 		return -EINVAL;
-	return accept_text(db, filename, taskname, copy, NULL, quiet);
+	return accept_text(db, filename, taskname, copy, NULL, NULL, quiet);
 }
 
 /* The first image file of a staging folder, by name: what a user dropped
@@ -1201,8 +1634,11 @@ static char *first_image_in(struct dropbox *db, const char *dir)
  * whole folder goes once the task exists. */
 /* copy: the closing writer's own text, judged instead of the file's bytes
  * (NULL: read the file, as for a rename or at start). */
+/* as: the name the kernel shows the accepted file under (a rename's
+ * target), NULL for filename itself. */
 static int accept_text(struct dropbox *db, const char *filename, const char *taskname,
-		       const struct writer_copy *copy, const char *stagedir, bool quiet)
+		       const struct writer_copy *copy, const char *stagedir, const char *as,
+		       char *quiet)
 {
 	char why[512] = "", warn[256] = "";
 	struct prompt_spec spec = {0};
@@ -1221,7 +1657,7 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 		goto refused;
 	}
 	if (!copy) {
-		rc = fs_read_all(db->dirfd, filename, PROMPT_FILE_MAX, &text, &len);
+		rc = read_in_new(db, filename, PROMPT_FILE_MAX, &text, &len);
 	} else if (copy->too_big) {
 		rc = -EFBIG;
 	} else if (!(text = malloc(copy->len + 1))) {
@@ -1235,6 +1671,12 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	if (rc == -EFBIG) {
 		snprintf(why, sizeof(why), "prompt file is larger than %d KiB; a prompt is at most %d characters",
 			 PROMPT_FILE_MAX / 1024, PROMPT_MAX_CHARS);
+		rc = -EINVAL;
+		goto refused;
+	}
+	if (rc == -ELOOP) {
+		snprintf(why, sizeof(why), "a symbolic link is never a prompt (veofs does not "
+			 "follow links in new/)");
 		rc = -EINVAL;
 		goto refused;
 	}
@@ -1289,6 +1731,7 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	t->created = time(NULL);
 	t->state = TASK_PENDING;
 	task_event_append(t, NULL);
+	owners_take_from_file(db->o.owners, t, db->dirfd, filename);
 
 	rc = task_store_create(db->store, t, image, image_len, why, sizeof(why));
 	if (rc < 0) {
@@ -1302,7 +1745,7 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	}
 	log_info("task %s: accepted (%s, %s s, %s%s)", taskname, t->model, t->seconds,
 		 t->size, t->image_file || t->image_url ? ", with an image" : "");
-	publish_task(db, t, filename, stagedir);
+	publish_task(db, t, filename, stagedir, as);
 	goto out;
 
 refused:
@@ -1327,7 +1770,7 @@ static bool id_valid(const char *id)
  * elsewhere, or before a crash lost track of it). Nothing is created or
  * paid: the task starts as queued and is polled. */
 static int accept_id(struct dropbox *db, const char *filename, const char *taskname,
-		     bool quiet)
+		     const char *as, char *quiet)
 {
 	char why[512] = "", *text = NULL, *id;
 	struct task *t = NULL;
@@ -1342,11 +1785,11 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 		rc = -EEXIST;
 		goto refused;
 	}
-	rc = fs_read_all(db->dirfd, filename, 1024, &text, &len);
+	rc = read_in_new(db, filename, 1024, &text, &len);
 	if (rc < 0) {
-		snprintf(why, sizeof(why), rc == -EFBIG ? "a task id is one short line"
-							 : "cannot read the id: %s",
-			 strerror(-rc));
+		snprintf(why, sizeof(why), rc == -EFBIG ? "a task id is one short line" :
+			 rc == -ELOOP ? "a symbolic link is never a task id" :
+			 "cannot read the id: %s", strerror(-rc));
 		rc = rc == -ENOENT ? 0 : -EINVAL;
 		if (rc == 0)
 			goto out;
@@ -1384,6 +1827,7 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 	char extra[300];
 	snprintf(extra, sizeof(extra), "attached to provider task %s", id);
 	task_event_append(t, extra);
+	owners_take_from_file(db->o.owners, t, db->dirfd, filename);
 	rc = task_store_create(db->store, t, NULL, 0, why, sizeof(why));
 	if (rc < 0) {
 		if (rc != -EEXIST)
@@ -1391,7 +1835,7 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 		goto refused;
 	}
 	log_info("task %s: attached to provider task %s", taskname, id);
-	publish_task(db, t, filename, NULL);
+	publish_task(db, t, filename, NULL, as);
 	goto out;
 refused:
 	log_refusal(filename, why, quiet);
@@ -1429,7 +1873,7 @@ void dropbox_recover(struct dropbox *db)
 		t = task_table_get_name(db->table, taskname);
 		if (!t)
 			continue;
-		if (fs_read_all(db->dirfd, de->d_name, PROMPT_FILE_MAX, &text, &len) == 0) {
+		if (read_in_new(db, de->d_name, PROMPT_FILE_MAX, &text, &len) == 0) {
 			if (hash_bytes(text, len) == t->source_hash) {
 				unlinkat(db->dirfd, de->d_name, 0);
 				log_info("new/%s: already task %s; removed", de->d_name, taskname);
@@ -1439,4 +1883,16 @@ void dropbox_recover(struct dropbox *db)
 		task_unref(t);
 	}
 	closedir(d);
+}
+
+int dropbox_chown_at(struct dropbox *db, uint64_t parent, const char *name, uid_t uid,
+		     gid_t gid)
+{
+	char rel[PATH_MAX];
+	bool staged;
+	int rc = rel_path(db, parent, name, rel, sizeof(rel), &staged);
+
+	if (rc < 0)
+		return rc;
+	return fchownat(db->dirfd, rel, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }

@@ -1,9 +1,11 @@
 #include "kernel_notify.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +18,8 @@
 
 struct item {
 	struct item *next;
-	uint64_t ino;      /* attr: this inode; entry: the parent */
+	uint64_t ino;      /* attr: this inode; entry, delete: the parent */
+	uint64_t child;    /* delete: the inode the name held */
 	char *name;        /* NULL for attr */
 };
 
@@ -50,7 +53,10 @@ static void *notify_thread(void *arg)
 		pthread_mutex_unlock(&kn->mu);
 		if (se) {
 			int rc;
-			if (it->name)
+			if (it->name && it->child)
+				rc = fuse_lowlevel_notify_delete(se, it->ino, it->child, it->name,
+								 strlen(it->name));
+			else if (it->name)
 				rc = fuse_lowlevel_notify_inval_entry(se, it->ino, it->name,
 								      strlen(it->name));
 			else
@@ -88,7 +94,7 @@ void kernel_notify_set_session(struct kernel_notify *kn, struct fuse_session *se
 	pthread_mutex_unlock(&kn->mu);
 }
 
-static void enqueue(struct kernel_notify *kn, uint64_t ino, const char *name)
+static void enqueue(struct kernel_notify *kn, uint64_t ino, uint64_t child, const char *name)
 {
 	struct item *it, *drop = NULL;
 
@@ -98,6 +104,7 @@ static void enqueue(struct kernel_notify *kn, uint64_t ino, const char *name)
 	if (!it)
 		return;
 	it->ino = ino;
+	it->child = child;
 	if (name && !(it->name = strdup(name))) {
 		free(it);
 		return;
@@ -130,12 +137,18 @@ static void enqueue(struct kernel_notify *kn, uint64_t ino, const char *name)
 
 void kernel_notify_attr(struct kernel_notify *kn, uint64_t ino)
 {
-	enqueue(kn, ino, NULL);
+	enqueue(kn, ino, 0, NULL);
 }
 
 void kernel_notify_entry(struct kernel_notify *kn, uint64_t parent, const char *name)
 {
-	enqueue(kn, parent, name);
+	enqueue(kn, parent, 0, name);
+}
+
+void kernel_notify_delete(struct kernel_notify *kn, uint64_t parent, uint64_t child,
+			  const char *name)
+{
+	enqueue(kn, parent, child, name);
 }
 
 void kernel_notify_free(struct kernel_notify *kn)
@@ -161,7 +174,33 @@ void kernel_notify_free(struct kernel_notify *kn)
 
 void kernel_notify_task_changed(void *ctx, struct task *t, unsigned files)
 {
-	for (int f = 0; f < TF_COUNT; f++)
-		if (files & (1u << f))
-			kernel_notify_attr(ctx, ino_of_task_file(t->tid, (enum task_file)f));
+	struct kernel_notify *kn = ctx;
+	char names[TF_COUNT][NAME_MAX + 1];
+	bool gone[TF_COUNT] = {false};
+	uint32_t tid = t->tid;
+
+	if (!kn)
+		return;
+	/* ctl's text (what the task can do now) follows its state. */
+	if (files & (1u << TF_STATUS))
+		files |= 1u << TF_CTL;
+	/* A file that went (error, id, video.mp4 after a retry) is deleted in
+	 * the kernel: its dentry goes, and watchers get IN_DELETE. */
+	pthread_mutex_lock(&t->mu);
+	for (int f = TF_PROMPT; f < TF_COUNT; f++) {
+		if (!(files & (1u << f)) || task_file_visible(t, (enum task_file)f))
+			continue;
+		gone[f] = true;
+		snprintf(names[f], sizeof(names[f]), "%s", task_file_name(t, (enum task_file)f));
+	}
+	pthread_mutex_unlock(&t->mu);
+	for (int f = 0; f < TF_COUNT; f++) {
+		uint64_t ino = ino_of_task_file(tid, (enum task_file)f);
+		if (!(files & (1u << f)))
+			continue;
+		if (gone[f])
+			kernel_notify_delete(kn, ino_of_task_file(tid, TF_DIR), ino, names[f]);
+		else
+			kernel_notify_attr(kn, ino);
+	}
 }

@@ -10,14 +10,17 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "ctl_text.h"
 #include "engine.h"
 #include "inode.h"
 #include "kernel_notify.h"
 #include "log.h"
+#include "owners.h"
 #include "prompt.h"
 #include "shared_fds.h"
 #include "task_store.h"
 #include "task_table.h"
+#include "trash.h"
 #include "video_reader.h"
 #include "xalloc.h"
 
@@ -49,6 +52,8 @@ static void dir_attr(struct tree *tr, struct stat *st, uint64_t ino, long long m
 	st->st_gid = tr->gid;
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)mtime;
 	st->st_blksize = 4096;
+	if (tr->owners && (ino == INO_ROOT || ino == INO_NEW))
+		owners_shared_dir(tr->owners, st);
 }
 
 /* t->mu held. */
@@ -61,6 +66,8 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 	a->entry_timeout = TIMEOUT_NAMES;
 	if (f == TF_DIR) {
 		dir_attr(tr, st, ino_of_task_file(t->tid, TF_DIR), mtime);
+		if (tr->owners)
+			owners_task(tr->owners, t, true, false, st);
 		a->timeout = TIMEOUT_CHANGING;
 		return;
 	}
@@ -72,13 +79,19 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 	st->st_gid = tr->gid;
 	st->st_blksize = 4096;
 	st->st_size = task_file_size(t, f);
-	if (f == TF_CTL)
-		st->st_mode = S_IFREG | 0200;
+	if (f == TF_CTL) {
+		/* Readable by all, so backups and grep -r go through it;
+		 * commands only from the task's owner. Its size is its text's,
+		 * which changes with the state: tar reads exactly st_size. */
+		size_t len = 0;
+		free(ctl_text(t, &len));
+		st->st_mode = S_IFREG | 0644;
+		st->st_size = (off_t)len;
+	}
 	st->st_blocks = (st->st_size + 511) / 512;
 	switch (f) {
 	case TF_PROMPT:
 	case TF_IMAGE:
-	case TF_CTL:
 		mtime = t->created;
 		a->timeout = TIMEOUT_FIXED;
 		break;
@@ -90,6 +103,8 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 		break;
 	}
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)mtime;
+	if (tr->owners)
+		owners_task(tr->owners, t, false, f == TF_CTL, st);
 }
 
 static long long root_mtime(struct tree *tr)
@@ -196,7 +211,7 @@ static int readdir_root(struct tree *tr, off_t off, tree_fill_fn fill, void *ctx
 			return 0;
 	}
 	uint32_t after = off <= ROOT_COOKIE_TASKS ? 0 : (uint32_t)(off - ROOT_COOKIE_TASKS);
-	for (;;) {
+	for (; off < TRASH_ROOT_COOKIE;) {
 		size_t n = task_table_list(tr->table, after, batch, 64);
 		size_t i;
 		int full = 0;
@@ -211,15 +226,20 @@ static int readdir_root(struct tree *tr, off_t off, tree_fill_fn fill, void *ctx
 				snprintf(name, sizeof(name), "%s", t->name);
 				pthread_mutex_unlock(&t->mu);
 				st.st_ino = ino_of_task_file(t->tid, TF_DIR);
-				full = fill(ctx, name, &st, ROOT_COOKIE_TASKS + t->tid);
+				/* A dot-name is a task in the trash (trash.c). */
+				if (name[0] != '.')
+					full = fill(ctx, name, &st, ROOT_COOKIE_TASKS + t->tid);
 				if (!full)
 					after = t->tid;
 			}
 			task_unref(t);
 		}
 		if (full)
-			break;
+			return 0;
 	}
+	/* The users' trash folders come last. */
+	if (tr->trash)
+		trash_readdir_root(tr->trash, off, fill, ctx);
 	return 0;
 }
 
@@ -326,9 +346,9 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 	which = ino_task_file(ino);
 	if (which == TF_DIR)
 		return -EISDIR;
-	/* ctl is write-only; everything else read-only. */
-	if (which == TF_CTL ? (flags & O_ACCMODE) != O_WRONLY
-			    : ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+	/* ctl reads and takes commands (O_RDWR too: Samba opens files so);
+	 * everything else is read-only. */
+	if (which != TF_CTL && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
 		return -EACCES;
 	t = task_table_get_tid(tr->table, ino_task_tid(ino));
 	if (!t)
@@ -358,7 +378,9 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 		info->keep_cache = true;
 		break;
 	case TF_CTL:
+		/* What it takes as of the open, as status is. */
 		info->direct_io = true;
+		f->text = ctl_text(t, &f->text_len);
 		break;
 	case TF_EVENTS:
 		/* Read live: tail -f reads on from where it was. */
@@ -706,6 +728,10 @@ void tree_log_refusal(struct tree *tr, uint64_t ino, const char *name, const cha
 		pthread_mutex_unlock(&t->mu);
 		task_unref(t);
 	}
-	log_info("%s: %s%s%s refused: %s", where, op, name ? " " : "", name ? name : "",
-		 err == EACCES ? "read-only (only new/ and ctl take writes)" : strerror(err));
+	const char *why = strerror(err);
+	if (err == EACCES)
+		why = ino_is_task(ino) && ino_task_file(ino) == TF_CTL
+		      ? "ctl takes only commands (refresh, retry, cancel)"
+		      : "read-only (only new/ and ctl take writes)";
+	log_info("%s: %s%s%s refused: %s", where, op, name ? " " : "", name ? name : "", why);
 }

@@ -711,7 +711,7 @@ static void http_error_reason(struct exchange *x, const char *body,
 			      size_t len, const char *fallback,
 			      struct remote_result *res)
 {
-	char *msg = body && len ? api_error_message(body, len) : NULL;
+	char *msg = body && len ? api_error_text(body, len) : NULL;
 	set_reason(res, "HTTP %d: %s", x->hdr.ans.status,
 		   msg ? msg : fallback ? fallback : status_text(&x->hdr.ans));
 	free(msg);

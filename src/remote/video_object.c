@@ -508,6 +508,76 @@ char *api_error_message(const char *body, size_t len)
 	return text;
 }
 
+/* The first line worth reading of a body that is not JSON: an HTML page's
+ * <title> (a proxy's "502 Bad Gateway"), else its first line of text with
+ * tags dropped; a text/plain body's first non-blank line. */
+static char *first_text_line(const char *body, size_t len)
+{
+	char line[API_TEXT_MAX + 1];
+	const char *p = body, *end = body + len, *t;
+	size_t o = 0;
+	bool in_tag = false;
+
+	t = memmem(body, len, "<title>", 7);
+	if (!t)
+		t = memmem(body, len, "<TITLE>", 7);
+	if (t) {
+		const char *e;
+		t += 7;
+		e = memchr(t, '<', (size_t)(end - t));
+		if (e && e > t) {
+			size_t n = (size_t)(e - t) < API_TEXT_MAX ? (size_t)(e - t) : API_TEXT_MAX;
+			memcpy(line, t, n);
+			line[n] = '\0';
+			char *clean = sanitized_copy(line);
+			if (clean)
+				return clean;
+		}
+	}
+	for (; p < end; p++) {
+		char c = *p;
+		if (c == '<') {
+			in_tag = true;
+			continue;
+		}
+		if (in_tag) {
+			in_tag = c != '>';
+			continue;
+		}
+		if (c == '\n' || c == '\r') {
+			line[o] = '\0';
+			if (o && !all_blank(line, o))
+				break;
+			o = 0;
+			continue;
+		}
+		if (c == '\0')
+			c = ' ';
+		if (o < API_TEXT_MAX)
+			line[o++] = c;
+	}
+	line[o] = '\0';
+	return o ? sanitized_copy(line) : NULL;
+}
+
+char *api_error_text(const char *body, size_t len)
+{
+	char *msg;
+
+	if (!body || !len)
+		return NULL;
+	msg = api_error_message(body, len);
+	if (msg)
+		return msg;
+	/* A JSON object without a message says nothing readable. */
+	json_t *root = load_object(body, len, NULL, 0);
+	if (root) {
+		json_decref(root);
+		return NULL;
+	}
+	return first_text_line(body, len);
+}
+
 static bool url_usable(const char *s)
 {
 	size_t skip;

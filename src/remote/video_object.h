@@ -56,6 +56,11 @@ void video_object_free(struct video_object *v);
  * error (a string), message, detail; else NULL. Caller frees. */
 char *api_error_message(const char *body, size_t len);
 
+/* What an error answer of any type says: api_error_message for JSON, else
+ * the first line of a text body or an HTML page's title, cleaned for a
+ * one-line file. NULL when there is nothing readable. Caller frees. */
+char *api_error_text(const char *body, size_t len);
+
 /* When a /content answer is JSON {"url": "..."} (or data.url / video_url),
  * return that URL (caller frees), else NULL. */
 char *api_content_url(const char *body, size_t len);

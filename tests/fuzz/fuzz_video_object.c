@@ -54,6 +54,10 @@ static void fuzz_object(const uint8_t *data, size_t size)
 static void fuzz_error_and_url(const uint8_t *data, size_t size)
 {
 	char *msg = api_error_message((const char *)data, size);
+	char *text = api_error_text((const char *)data, size);
+
+	check_text(text);
+	free(text);
 	char *url = api_content_url((const char *)data, size);
 
 	check_text(msg);

@@ -718,8 +718,8 @@ Test(dropbox, text_written_after_the_first_close_is_kept_not_dropped)
 	cr_assert_eq(dropbox_flush(env.db, f), 0);
 	dropbox_release(env.db, f);
 	dropbox_forget(env.db, ino, 1);
-	/* Keeping again never overwrites an earlier kept text. */
-	cr_assert_eq(dropbox_open(env.db, ino, O_WRONLY, &f), -ENOENT);
+	/* Writing it again is writing NAME.prompt while task NAME exists. */
+	cr_assert_eq(dropbox_open(env.db, ino, O_WRONLY, &f), -EEXIST);
 }
 
 Test(dropbox, truncate_then_write_through_setattr_submits)
@@ -1000,4 +1000,127 @@ Test(inode, task_numbers_round_trip)
 	cr_assert(ino_is_dropbox(INO_DROPBOX_BASE));
 	cr_assert_not(ino_is_task(INO_DROPBOX_BASE));
 	cr_assert(ino_is_task(ino_of_task_file(UINT32_MAX, TF_COUNT - 1)));
+}
+
+static int count_listed(void *ctx, const char *name, const struct stat *st, off_t next)
+{
+	if (!strcmp(name, (const char *)((void **)ctx)[0]))
+		(*(int *)((void **)ctx)[1])++;
+	return 0;
+}
+
+/* Emacs saves a fixed prompt, then chmods it by path: the name that just
+ * became a task still resolves, for a moment, for what comes by path
+ * after a save; it is never listed, and writing it again is EEXIST. */
+Test(dropbox, a_consumed_prompt_name_resolves_for_a_moment)
+{
+	uint64_t ino, ino2;
+	struct stat st, st2, attr = {0}, out;
+	struct dropbox_file *f;
+	int listed = 0;
+	void *ctx[2] = { "job.prompt", &listed };
+
+	cr_assert_eq(dropbox_create(env.db, "job.prompt", 0600, O_WRONLY | O_CREAT | O_TRUNC,
+				    &ino, &st, &f), 0);
+	cr_assert_eq(dropbox_write(f, "a cow\n", 6, 0), 6);
+	cr_assert_eq(dropbox_flush(env.db, f), 0);
+	dropbox_release(env.db, f);
+	dropbox_forget(env.db, ino, 1);
+	cr_assert_not(new_exists("job.prompt"));
+
+	cr_assert_eq(dropbox_lookup(env.db, "job.prompt", &ino2, &st2), 0);
+	cr_assert_eq(ino2, ino, "the kernel's inode keeps its number");
+	cr_assert_eq(st2.st_size, 6);
+	attr.st_mode = 0644;
+	cr_assert_eq(dropbox_setattr(env.db, ino2, NULL, &attr, FUSE_SET_ATTR_MODE, &out), 0);
+	cr_assert_eq(out.st_mode & 07777, 0644);
+	cr_assert_eq(dropbox_setattr(env.db, ino2, NULL, &attr,
+				     FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW, &out), 0);
+	cr_assert_eq(dropbox_getattr(env.db, ino2, &st2), 0);
+	cr_assert_eq(st2.st_mode & 07777, 0644);
+	attr.st_size = 0;
+	cr_assert_eq(dropbox_setattr(env.db, ino2, NULL, &attr, FUSE_SET_ATTR_SIZE, &out),
+		     -EEXIST);
+	cr_assert_eq(dropbox_open(env.db, ino2, O_WRONLY, &f), -EEXIST);
+	cr_assert_eq(dropbox_open(env.db, ino2, O_RDONLY, &f), -EEXIST);
+	cr_assert_eq(dropbox_readdir(env.db, 0, count_listed, ctx), 0);
+	cr_assert_eq(listed, 0, "a consumed prompt was listed");
+	cr_assert_not(new_exists("job.prompt"), "chmod of the name brought a file back");
+	cr_assert_eq(task_table_count(env.table), 1);
+	dropbox_forget(env.db, ino2, 1);
+
+	/* Not for long. */
+	test_sleep_ms(3200);
+	cr_assert_eq(dropbox_lookup(env.db, "job.prompt", &ino2, &st2), -ENOENT);
+	cr_assert_eq(dropbox_getattr(env.db, ino, &st2), -ENOENT);
+}
+
+/* Only while its task exists: after rmdir the name is free again. */
+Test(dropbox, a_consumed_name_goes_with_its_task)
+{
+	uint64_t ino;
+	struct stat st;
+	struct task *t;
+
+	cr_assert_eq(put("job.prompt", "a cow\n"), 0);
+	cr_assert_eq(dropbox_lookup(env.db, "job.prompt", &ino, &st), 0);
+	dropbox_forget(env.db, ino, 1);
+	t = task_table_remove(env.table, "job");
+	cr_assert_not_null(t);
+	engine_forget(env.e, t);
+	task_unref(t);
+	cr_assert_eq(dropbox_lookup(env.db, "job.prompt", &ino, &st), -ENOENT);
+	/* rm of a consumed name is not an error either. */
+	cr_assert_eq(put("two.prompt", "a horse\n"), 0);
+	cr_assert_eq(dropbox_unlink(env.db, "two.prompt"), 0);
+	cr_assert_eq(dropbox_lookup(env.db, "two.prompt", &ino, &st), -ENOENT);
+}
+
+/* Editors lock files with symbolic links (.#NAME.prompt); links are
+ * scratch and never followed into a prompt or an image. */
+Test(dropbox, links_are_scratch_and_never_followed)
+{
+	uint64_t ino;
+	struct stat st;
+	char buf[256], *outside = path_in("", "secret.txt"), *err;
+	ssize_t n;
+
+	FILE *fp = fopen(outside, "w");
+	cr_assert_not_null(fp);
+	fputs("a secret that is not a prompt\n", fp);
+	fclose(fp);
+
+	cr_assert_eq(dropbox_symlink_at(env.db, INO_NEW, ".#job.prompt", "me@host.123:456",
+					&ino, &st), 0);
+	cr_assert(S_ISLNK(st.st_mode));
+	n = dropbox_readlink(env.db, ino, buf, sizeof(buf));
+	cr_assert_eq(n, 15);
+	cr_assert_eq(memcmp(buf, "me@host.123:456", 15), 0);
+	dropbox_forget(env.db, ino, 1);
+	cr_assert_eq(dropbox_unlink(env.db, ".#job.prompt"), 0);
+
+	/* Not under a name that submits. */
+	cr_assert_eq(dropbox_symlink_at(env.db, INO_NEW, "job.prompt", outside, &ino, &st),
+		     -EPERM);
+	cr_assert_eq(dropbox_symlink_at(env.db, INO_NEW, "job.id", outside, &ino, &st), -EPERM);
+	cr_assert_not(new_exists("job.prompt"));
+
+	/* A scratch link renamed onto a prompt name submits nothing. */
+	cr_assert_eq(dropbox_symlink_at(env.db, INO_NEW, "link", outside, &ino, &st), 0);
+	dropbox_forget(env.db, ino, 1);
+	cr_assert_eq(dropbox_rename(env.db, "link", "job.prompt", 0), -EPERM);
+	cr_assert(new_exists("link"));
+	cr_assert_eq(dropbox_accept(env.db, "link"), -EINVAL);
+
+	/* Nor is one read as an image. */
+	cr_assert_eq(dropbox_symlink_at(env.db, INO_NEW, "cow.png", outside, &ino, &st), 0);
+	dropbox_forget(env.db, ino, 1);
+	cr_assert_eq(put("cow.prompt", "---\nimage: cow.png\n---\na cow\n"), -EINVAL);
+	err = new_read("cow.error");
+	cr_assert_not_null(err);
+	cr_assert_not_null(strstr(err, "symbolic link"), "%s", err);
+	free(err);
+	cr_assert_eq(task_table_count(env.table), 0);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 0);
+	free(outside);
 }

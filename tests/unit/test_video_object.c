@@ -888,3 +888,34 @@ Test(video_object, escaped_nul_in_an_error_is_taken)
 	cr_assert_eq(strlen(v.error) > 0, true);
 	video_object_free(&v);
 }
+
+/* Error bodies of any type show their first line. */
+Test(api_error_text, json_text_and_html)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "{\"error\":{\"message\":\"quota exhausted\"}}", "quota exhausted" },
+		{ "Forbidden: this key may not use veo-3.1\nmore detail\n",
+		  "Forbidden: this key may not use veo-3.1" },
+		{ "\n\n   \r\n  upstream timed out  \n", "upstream timed out" },
+		{ "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
+		  "Gateway</h1></center><hr><center>nginx</center></body></html>",
+		  "502 Bad Gateway" },
+		{ "<html><body>\n<h1>Service\tUnavailable</h1>\n</body></html>",
+		  "Service Unavailable" },
+		{ "{\"status\":\"error\"}", NULL },
+		{ "   \n\n", NULL },
+		{ "\x1b[31mred\x1b[0m alert", "[31mred [0m alert" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = api_error_text(cases[i].body, strlen(cases[i].body));
+
+		if (cases[i].want)
+			cr_assert_str_eq(got ? got : "(null)", cases[i].want, "%s", cases[i].body);
+		else
+			cr_assert_null(got, "%s gave %s", cases[i].body, got);
+		free(got);
+	}
+	cr_assert_null(api_error_text(NULL, 0));
+}
