@@ -154,7 +154,7 @@ static void save(struct timings *tm)
 		json_object_set_new(models, tm->models[i], arr);
 	}
 	json_object_set_new(root, "models", models);
-	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
+	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
 	json_decref(root);
 	if (!text)
 		return;

@@ -175,7 +175,7 @@ int64_t poll_book_observe(struct poll_book *b, struct task *t, int64_t now)
 	if (en && v.done) {
 		/* Only a task watched from its start tells its duration. */
 		if (en->h.last_ms)
-			learned = poll_hist_duration_s(&en->h, now);
+			learned = poll_hist_duration_s(&en->h, now, &b->l);
 		entry_remove(b, en);
 	} else if (en && v.over) {
 		entry_remove(b, en);

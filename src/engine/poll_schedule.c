@@ -139,10 +139,14 @@ int64_t poll_schedule_delay(const struct poll_hist *h, const struct poll_estimat
 	return clamp(d, l);
 }
 
-double poll_hist_duration_s(const struct poll_hist *h, int64_t done_ms)
+double poll_hist_duration_s(const struct poll_hist *h, int64_t done_ms,
+			    const struct poll_limits *l)
 {
 	int64_t before = h->last_ms > h->start_ms && h->last_ms < done_ms ? h->last_ms
 									   : done_ms;
+	int64_t after = (done_ms - before) / 2;
 
-	return (double)((before + done_ms) / 2 - h->start_ms) / 1000.0;
+	if (after > l->min_ms)
+		after = l->min_ms;
+	return (double)(before + after - h->start_ms) / 1000.0;
 }

@@ -68,8 +68,11 @@ bool poll_window(const struct poll_hist *h, const struct poll_estimate *est,
 int64_t poll_schedule_delay(const struct poll_hist *h, const struct poll_estimate *est,
 			    const struct poll_limits *l, int64_t now);
 /* The provider's duration as far as the answers tell, in seconds: the
- * video became ready between the last answer before done_ms and done_ms;
- * the middle of that is taken. */
-double poll_hist_duration_s(const struct poll_hist *h, int64_t done_ms);
+ * video became ready between the last answer before done_ms and done_ms.
+ * The middle of that gap is taken, but never more than l->min_ms after
+ * its start: after sparse polls (a cold start) the sample leans early,
+ * since a window that opens too late makes every early task late. */
+double poll_hist_duration_s(const struct poll_hist *h, int64_t done_ms,
+			    const struct poll_limits *l);
 
 #endif

@@ -197,5 +197,7 @@ Test(poll_schedule, duration_is_the_middle_of_the_last_gap)
 	struct poll_estimate est = { .samples = 1, .lo_s = 10, .hi_s = 20 };
 
 	poll_hist_observe(&h, 21000, 50, &limits, &est);
-	cr_assert_float_eq(poll_hist_duration_s(&h, 23000), 21.0, 0.001);
+	cr_assert_float_eq(poll_hist_duration_s(&h, 23000, &limits), 21.0, 0.001);
+	/* A wide gap: at most min_ms past its start. */
+	cr_assert_float_eq(poll_hist_duration_s(&h, 41000, &limits), 22.0, 0.001);
 }
