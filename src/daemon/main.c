@@ -220,6 +220,7 @@ int main(int argc, char **argv)
 		.base_url = base_url,
 		.api_key = cfg.api_key,
 		.timeout_s = cfg.timeout,
+		.min_download_rate = cfg.min_download_rate,
 	};
 	remote = remote_http_new(&ro, err, sizeof(err));
 	if (!remote) {
@@ -237,6 +238,8 @@ int main(int argc, char **argv)
 		.poll_interval_s = cfg.poll_interval,
 		.poll_max_interval_s = cfg.poll_max_interval,
 		.timeout_s = cfg.timeout,
+		.max_video_bytes = cfg.max_video_bytes,
+		.video_deadline_s = cfg.video_deadline,
 		.on_complete = cfg.on_complete,
 		.on_failed = cfg.on_failed,
 		.mountpoint = mountpoint,

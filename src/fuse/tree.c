@@ -377,6 +377,11 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 	case TF_THUMBNAIL:
 		info->keep_cache = true;
 		break;
+	case TF_TASK_JSON:
+		/* On disk only (it can be big); replaced whole, so an open
+		 * reads one answer. */
+		info->direct_io = true;
+		break;
 	case TF_CTL:
 		/* What it takes as of the open, as status is. */
 		info->direct_io = true;
@@ -400,6 +405,8 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 		snprintf(image, sizeof(image), "%s", t->image_file);
 	else if (which == TF_THUMBNAIL)
 		snprintf(image, sizeof(image), "thumbnail.webp");
+	else if (which == TF_TASK_JSON)
+		snprintf(image, sizeof(image), "task.json");
 	pthread_mutex_unlock(&t->mu);
 
 	if (which == TF_VIDEO) {
@@ -413,7 +420,7 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 			rc = open_errno(f->fd);
 			goto enoent;
 		}
-	} else if (which == TF_IMAGE || which == TF_THUMBNAIL) {
+	} else if (which == TF_IMAGE || which == TF_THUMBNAIL || which == TF_TASK_JSON) {
 		f->fd = task_store_open_file(tr->store, t, image);
 		if (f->fd < 0) {
 			rc = open_errno(f->fd);
@@ -447,7 +454,8 @@ ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, 
 	case TF_VIDEO:
 		return video_reader_read(tr->engine, t, f->fd, buf, size, off);
 	case TF_IMAGE:
-	case TF_THUMBNAIL: {
+	case TF_THUMBNAIL:
+	case TF_TASK_JSON: {
 		ssize_t n = pread(f->fd, buf, size, off);
 		return n < 0 ? -errno : n;
 	}
@@ -480,7 +488,7 @@ int tree_read_fd(struct tree *tr, struct tree_file *f, off_t off, size_t *size)
 
 	if (f->fd < 0)
 		return -1;
-	if (f->which == TF_IMAGE || f->which == TF_THUMBNAIL)
+	if (f->which == TF_IMAGE || f->which == TF_THUMBNAIL || f->which == TF_TASK_JSON)
 		return f->fd;
 	if (f->which != TF_VIDEO)
 		return -1;

@@ -48,6 +48,7 @@ struct http_remote {
 	char *base_url;    /* no trailing '/' */
 	char *api_key;     /* NULL when none */
 	int timeout_s;
+	long min_download_rate; /* bytes/s a download may not stay below */
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_key_t handle_key;
@@ -1006,21 +1007,25 @@ static int http_remove(struct remote *r, const char *id, struct remote_result *r
 	struct http_remote *hr = r->impl;
 	int ret = simple_exchange(r, "DELETE", id, res);
 
-	/* Already gone is what a cancel wants. */
-	if (ret < 0 && res->http_status == 404) {
-		res->reason[0] = '\0';
-		res->retryable = false;
-		ret = 0;
-	}
+	/* A 404 is not a cancel: gateways without a DELETE route (new-api)
+	 * answer it while the job goes on. The caller says what happened. */
 	reason_tidy(hr, res->reason, sizeof(res->reason));
 	return ret;
 }
 
 /* ---- content ---- */
 
+/* The first bytes of a body are looked at before any reach the sink: a
+ * body is judged by what it is, not by what its headers call it. */
+#define SNIFF_BYTES 16
+/* How much of a body that is not a video is read, to say what it was. */
+#define NOT_VIDEO_MAX (64u << 10)
+
 enum dl_mode {
 	DL_UNDECIDED,
+	DL_SNIFF,       /* a body from byte 0: its first bytes decide */
 	DL_STREAM,      /* video bytes, passed to the sink */
+	DL_NOT_VIDEO,   /* text, or bytes of no video container: counted */
 	DL_JSON,        /* buffered: an error or a {"url"} */
 	DL_ERROR,       /* non-2xx, not JSON: buffered for a message */
 	DL_REJECTED,    /* stopped by us; reason set */
@@ -1033,7 +1038,13 @@ struct download {
 	int64_t offset, length;
 	bool ranged;
 	bool following;      /* fetching a URL a JSON answer gave */
+	bool want_video;     /* the video itself, not a variant: must be one */
 	enum dl_mode mode;
+	unsigned char head[SNIFF_BYTES];
+	size_t head_len;
+	int64_t start_total; /* for on_start once the sniff passed */
+	bool start_honoured;
+	int64_t other_bytes; /* DL_NOT_VIDEO: how many came */
 	int64_t skip;        /* bytes still to drop before offset */
 	int64_t received;    /* body bytes of the final answer */
 	int64_t expected;    /* what the headers promised, -1 unknown */
@@ -1055,6 +1066,31 @@ static void dl_reject(struct download *d, bool retryable, const char *fmt, ...)
 	d->mode = DL_REJECTED;
 }
 
+/* The final answer's Content-Encoding, other than identity: "" when none.
+ * libcurl keeps the headers of each answer, so a redirect's never count. */
+static void content_encoding(CURL *curl, char *out, size_t len)
+{
+	struct curl_header *h = NULL;
+
+	out[0] = '\0';
+	if (curl_easy_header(curl, "Content-Encoding", 0, CURLH_HEADER, -1, &h) ==
+	    CURLHE_OK && h && h->value && strcasecmp(h->value, "identity"))
+		snprintf(out, len, "%.*s", (int)len - 1, h->value);
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
+static void dl_start_stream(struct download *d)
+{
+	if (d->sink->on_start &&
+	    d->sink->on_start(d->sink->ctx, d->start_total, d->start_honoured)) {
+		d->mode = DL_ABORTED;
+		return;
+	}
+	d->mode = DL_STREAM;
+}
+
 /* Decide, from the headers alone, what the body is. at_end: the answer is
  * over and had no body. */
 static void dl_decide(struct download *d, bool at_end)
@@ -1074,12 +1110,8 @@ static void dl_decide(struct download *d, bool at_end)
 		d->mode = DL_ERROR;
 		return;
 	}
-	if (is_html(a)) {
-		dl_reject(d, true, "server answered an HTML page instead of the video");
-		return;
-	}
-	if (is_text(a)) {
-		dl_reject(d, true, "server answered text instead of the video");
+	if (is_html(a) || is_text(a)) {
+		d->mode = DL_NOT_VIDEO;
 		return;
 	}
 	if (at_end) {
@@ -1094,6 +1126,8 @@ static void dl_decide(struct download *d, bool at_end)
 
 	int64_t total;
 	bool honoured;
+	char encoding[32];
+	content_encoding(d->x.curl, encoding, sizeof(encoding));
 	if (a->status == 206) {
 		if (a->range_conflict) {
 			dl_reject(d, true, "server sent conflicting Content-Range headers");
@@ -1118,34 +1152,108 @@ static void dl_decide(struct download *d, bool at_end)
 		d->skip = d->offset - a->range.start;
 		total = a->range.total;
 		honoured = true;
+		if (encoding[0]) {
+			/* Ranges of compressed bytes are not ranges of the video. */
+			dl_reject(d, true, "server compressed a partial answer (%s)",
+				  encoding);
+			return;
+		}
 	} else {
 		d->expected = a->content_length;
 		d->skip = d->offset;
 		total = a->content_length;
 		honoured = !d->ranged;
+		if (encoding[0]) {
+			/* libcurl decodes it: the lengths said are the
+			 * compressed ones (curl checks those itself). */
+			d->expected = -1;
+			total = -1;
+		}
 		if (total >= 0 && d->offset > total) {
 			dl_reject(d, false, "offset %lld is beyond the end of the video (%lld bytes)",
 				  (long long)d->offset, (long long)total);
 			return;
 		}
 	}
-	if (d->sink->on_start && d->sink->on_start(d->sink->ctx, total, honoured)) {
-		d->mode = DL_ABORTED;
+	d->start_total = total;
+	d->start_honoured = honoured;
+	/* A body that starts at the video's first byte shows what it is. */
+	if (a->status == 200 || a->range.start == 0) {
+		d->mode = DL_SNIFF;
 		return;
 	}
-	d->mode = DL_STREAM;
+	dl_start_stream(d);
+}
+
+static bool looks_like_json(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+			continue;
+		return p[i] == '{' || p[i] == '[';
+	}
+	return false;
+}
+
+/* MP4/MOV (an ftyp box first) or WebM/Matroska (the EBML magic). */
+static bool looks_like_video(const unsigned char *p, size_t len)
+{
+	if (len >= 8 && !memcmp(p + 4, "ftyp", 4))
+		return true;
+	return len >= 4 && !memcmp(p, "\x1a\x45\xdf\xa3", 4);
+}
+
+static size_t dl_write(struct download *d, const char *data, size_t len);
+
+/* The sniff is over: the head decides, then goes where its body goes.
+ * Returns false when the transfer must stop. */
+static bool dl_judge_head(struct download *d)
+{
+	if (looks_like_json(d->head, d->head_len))
+		d->mode = DL_JSON;
+	else if (d->want_video && !looks_like_video(d->head, d->head_len))
+		d->mode = DL_NOT_VIDEO;
+	else
+		dl_start_stream(d);
+	return dl_write(d, (const char *)d->head, d->head_len) == d->head_len;
 }
 
 static size_t on_content(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct download *d = userp;
-	size_t len = size * nmemb;
+	size_t len = size * nmemb, took = 0;
 
 	if (d->mode == DL_UNDECIDED)
 		dl_decide(d, false);
+	if (d->mode == DL_SNIFF) {
+		took = len < SNIFF_BYTES - d->head_len ? len : SNIFF_BYTES - d->head_len;
+		memcpy(d->head + d->head_len, data, took);
+		d->head_len += took;
+		if (d->head_len < SNIFF_BYTES)
+			return len;
+		if (!dl_judge_head(d))
+			return 0;
+	}
+	if (took < len && dl_write(d, data + took, len - took) != len - took)
+		return 0;
+	return len;
+}
+
+/* Bytes of the body, after the sniff, to wherever the mode sends them. */
+static size_t dl_write(struct download *d, const char *data, size_t len)
+{
+	size_t size = 1, nmemb = len;
+
 	switch (d->mode) {
 	case DL_STREAM:
 		break;
+	case DL_NOT_VIDEO:
+		/* Kept to say what it was; read no further than needed. */
+		d->other_bytes += (int64_t)len;
+		if (d->x.body.len < 256)
+			buffer_append(&d->x.body, data,
+				      len < 256 - d->x.body.len ? len : 256 - d->x.body.len);
+		return d->other_bytes > NOT_VIDEO_MAX ? 0 : len;
 	case DL_JSON:
 		if (buffer_append(&d->x.body, data, len) < 0) {
 			dl_reject(d, true, "JSON answer larger than %u bytes",
@@ -1195,6 +1303,27 @@ static bool content_error_retryable(int st)
 	       status_retryable(st);
 }
 
+/* "the provider sent 17 bytes of text/plain: "enim ipsum..."" */
+static void not_video_reason(struct download *d, struct remote_result *res)
+{
+	const struct http_answer *a = &d->x.hdr.ans;
+	char label[64], preview[64];
+	size_t n = 0;
+
+	snprintf(label, sizeof(label), "%.*s", (int)strcspn(a->content_type, "; "),
+		 a->content_type);
+	for (size_t i = 0; i < d->x.body.len && n < 40; i++) {
+		unsigned char c = (unsigned char)d->x.body.data[i];
+		preview[n++] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '.';
+	}
+	preview[n] = '\0';
+	set_reason(res, "the provider sent %s%lld bytes of %s: \"%s%s\"",
+		   d->other_bytes > NOT_VIDEO_MAX ? "more than " : "",
+		   (long long)(d->other_bytes > NOT_VIDEO_MAX ? NOT_VIDEO_MAX : d->other_bytes),
+		   label[0] ? label : "unlabelled data", preview,
+		   (int64_t)d->x.body.len > (int64_t)n ? "..." : "");
+}
+
 static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
 {
 	struct http_remote *hr = d->x.hr;
@@ -1202,6 +1331,8 @@ static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
 	char range[64];
 
 	d->mode = DL_UNDECIDED;
+	d->head_len = 0;
+	d->other_bytes = 0;
 	d->skip = 0;
 	d->received = 0;
 	d->expected = -1;
@@ -1224,7 +1355,11 @@ static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_LIMIT, hr->min_download_rate);
+	/* A compressed video is decoded (a whole one: ranges of compressed
+	 * bytes are refused above). */
+	if (rc == CURLE_OK && !d->ranged)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_ACCEPT_ENCODING, "");
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_TIME,
 				      (long)(hr->timeout_s > 0 ? hr->timeout_s : 1));
@@ -1254,7 +1389,17 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 
 	if (x->rc == CURLE_OK && d->mode == DL_UNDECIDED)
 		dl_decide(d, true);
+	if (x->rc == CURLE_OK && d->mode == DL_SNIFF)
+		dl_judge_head(d);
 	fill_status(x, res);
+
+	if (d->mode == DL_NOT_VIDEO) {
+		not_video_reason(d, res);
+		/* An answer, but not the video: counted against the task
+		 * like any answer that will not change by asking again. */
+		res->retryable = false;
+		return DL_FAILED;
+	}
 
 	switch (d->mode) {
 	case DL_ABORTED:
@@ -1342,9 +1487,11 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 	return DL_FAILED;
 }
 
-static int http_content(struct remote *r, const char *id, const char *variant,
-			int64_t offset, int64_t length, long timeout_ms,
-			const struct remote_sink *sink, struct remote_result *res)
+/* /videos/{id}/content, or (link set) a link a status object gave, fetched
+ * as a followed link is: the key goes only to the API's own origin. */
+static int content_get(struct remote *r, const char *id, const char *variant,
+		       const char *link, int64_t offset, int64_t length, long timeout_ms,
+		       const struct remote_sink *sink, struct remote_result *res)
 {
 	struct http_remote *hr = r->impl;
 	struct download d;
@@ -1362,8 +1509,12 @@ static int http_content(struct remote *r, const char *id, const char *variant,
 	d.offset = offset;
 	d.length = length;
 	d.ranged = offset > 0 || length >= 0;
+	d.want_video = variant == NULL;
 
-	if (variant) {
+	if (link) {
+		url = strdup(link);
+		d.following = true;
+	} else if (variant) {
 		char *esc = curl_easy_escape(d.x.curl, variant, 0);
 		char suffix[160];
 		snprintf(suffix, sizeof(suffix), "/content?variant=%s", esc ? esc : "");
@@ -1406,6 +1557,20 @@ out:
 	free(url);
 	reason_tidy(hr, res->reason, sizeof(res->reason));
 	return ret;
+}
+
+static int http_content(struct remote *r, const char *id, const char *variant,
+			int64_t offset, int64_t length, long timeout_ms,
+			const struct remote_sink *sink, struct remote_result *res)
+{
+	return content_get(r, id, variant, NULL, offset, length, timeout_ms, sink, res);
+}
+
+static int http_content_link(struct remote *r, const char *url, int64_t offset,
+			     int64_t length, long timeout_ms,
+			     const struct remote_sink *sink, struct remote_result *res)
+{
+	return content_get(r, NULL, NULL, url, offset, length, timeout_ms, sink, res);
 }
 
 /* ---- lifetime ---- */
@@ -1479,6 +1644,16 @@ static int redacted_content(struct remote *r, const char *id, const char *varian
 	return rc;
 }
 
+static int redacted_content_link(struct remote *r, const char *url, int64_t offset,
+				 int64_t length, long timeout_ms,
+				 const struct remote_sink *sink, struct remote_result *res)
+{
+	int rc = http_content_link(r, url, offset, length, timeout_ms, sink, res);
+
+	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
+	return rc;
+}
+
 static int redacted_remove(struct remote *r, const char *id, struct remote_result *res)
 {
 	int rc = http_remove(r, id, res);
@@ -1530,6 +1705,7 @@ static const struct remote_ops http_ops = {
 	.create = redacted_create,
 	.get = redacted_get,
 	.content = redacted_content,
+	.content_link = redacted_content_link,
 	.remove = redacted_remove,
 	.destroy = http_destroy,
 };
@@ -1584,6 +1760,7 @@ struct remote *remote_http_new(const struct remote_http_options *o,
 	hr->base.ops = &http_ops;
 	hr->base.impl = hr;
 	hr->timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
+	hr->min_download_rate = o->min_download_rate > 0 ? o->min_download_rate : 1;
 	hr->base_url = strdup(o->base_url);
 	if (hr->base_url) {
 		size_t n = strlen(hr->base_url);
