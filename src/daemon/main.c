@@ -367,6 +367,7 @@ out:
 	kernel_notify_free(notify);
 	if (se)
 		fuse_session_destroy(se);
+	tree_release_all(&tree);
 	fuse_opt_free_args(&args);
 	fuse_loop_cfg_destroy(loop);
 	dropbox_free(dropbox);

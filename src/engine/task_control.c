@@ -87,10 +87,7 @@ static int do_cancel(struct engine *e, struct task *t, char *err, size_t errlen)
 	struct task_change c;
 
 	engine_change_begin(&c, t);
-	if (t->cancel_requested) {
-		pthread_mutex_unlock(&t->mu);
-		return 0; /* asked already: the same answer is coming */
-	}
+	/* Asked already is EBUSY, as ctl's text says. */
 	if (!ctl_allowed(t, CTL_CANCEL, err, errlen)) {
 		pthread_mutex_unlock(&t->mu);
 		return -EBUSY;

@@ -40,6 +40,7 @@ struct tree_file {
 	struct shared_fd *shared;
 	char *text;        /* snapshot of a text file at open */
 	size_t text_len;
+	struct tree_file *prev, *next; /* tree's open_files */
 };
 
 static void dir_attr(struct tree *tr, struct stat *st, uint64_t ino, long long mtime)
@@ -435,6 +436,12 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 		}
 		f->fd = shared_fd_get(f->shared);
 	}
+	pthread_mutex_lock(&tr->files_mu);
+	f->next = tr->open_files;
+	if (f->next)
+		f->next->prev = f;
+	tr->open_files = f;
+	pthread_mutex_unlock(&tr->files_mu);
 	*out = f;
 	return 0;
 enoent:
@@ -521,12 +528,36 @@ ssize_t tree_write(struct tree *tr, struct tree_file *f, const char *buf, size_t
 	return (ssize_t)size;
 }
 
-void tree_release(struct tree *tr, struct tree_file *f)
+static void file_free(struct tree *tr, struct tree_file *f)
 {
 	shared_fds_release(tr->fds, f->shared);
 	task_unref(f->t);
 	free(f->text);
 	free(f);
+}
+
+void tree_release_all(struct tree *tr)
+{
+	pthread_mutex_lock(&tr->files_mu);
+	while (tr->open_files) {
+		struct tree_file *f = tr->open_files;
+		tr->open_files = f->next;
+		file_free(tr, f);
+	}
+	pthread_mutex_unlock(&tr->files_mu);
+}
+
+void tree_release(struct tree *tr, struct tree_file *f)
+{
+	pthread_mutex_lock(&tr->files_mu);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		tr->open_files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&tr->files_mu);
+	file_free(tr, f);
 }
 
 int tree_unlink(struct tree *tr, uint64_t parent, const char *name)

@@ -118,6 +118,7 @@ class CommandLineTest(harness.VeofsTestCase):
         os.unlink(os.path.join(first.state_dir, "lock"))
         second = self.new_mount(sim, name="second", state_dir=first.state_dir)
         second.start(wait=False)
+        second.expect_refusal()
         try:
             second.proc.wait(timeout=bound(30))
         except subprocess.TimeoutExpired:
