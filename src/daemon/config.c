@@ -899,7 +899,7 @@ static int set_defaults(struct config *c)
 	c->video_deadline = 600;
 	c->seconds = 8;
 	c->watermark = false;
-	c->poll_interval = 5;
+	c->poll_interval = 2;
 	c->poll_max_interval = 60;
 	c->sim_duration = 20;
 	c->sim_dialect = strdup("openai");

@@ -6,10 +6,13 @@
 #include <string.h>
 
 #include "hooks.h"
+#include "lister.h"
 #include "log.h"
+#include "poll_book.h"
 #include "scheduler.h"
 #include "task_store.h"
 #include "task_table.h"
+#include "timings.h"
 #include "xalloc.h"
 
 /* Schedule what a worker asked for. */
@@ -21,16 +24,42 @@ static void schedule_next(struct engine *e, struct task *t, struct work_next nex
 
 static struct work_next resave(struct engine *e, struct task *t);
 
+/* A task the provider is working on wants news: held while the provider
+ * rate-limits us, brought by the listing when it covers the task, else
+ * polled. */
+static struct work_next poll_step(struct engine *e, struct task *t)
+{
+	int64_t now = now_ms(), delay;
+	int64_t until = engine_rate_limit_until(e);
+
+	if (until > now) /* spread the tasks held over a second */
+		return work_after(until - now + (int64_t)(t->tid % 8) * 125);
+	if (lister_covers(e->lister, t, now, &delay))
+		return work_after(delay);
+	return poller_run(e, t);
+}
+
+/* The provider has the task from now: its history starts. */
+static void note_submitted(struct engine *e, struct task *t)
+{
+	pthread_mutex_lock(&t->mu);
+	bool sent = t->id && t->submit == SUBMIT_DONE && !t->api_completed;
+	pthread_mutex_unlock(&t->mu);
+	if (sent)
+		poll_book_started(e->book, t, now_ms());
+}
+
 static void control_run(void *ctx, struct task *t)
 {
 	struct engine *e = ctx;
 	struct work_next next = WORK_IDLE;
 	enum task_state st;
 	enum submit_phase sp;
-	bool deleted, cancel, unsaved;
+	bool deleted, cancel, unsaved, api_done;
 
 	pthread_mutex_lock(&t->mu);
 	st = t->state;
+	api_done = t->api_completed;
 	sp = t->submit;
 	deleted = t->deleted;
 	cancel = t->cancel_requested && t->id;
@@ -42,10 +71,11 @@ static void control_run(void *ctx, struct task *t)
 		next = resave(e, t);
 	else if (cancel)
 		next = task_control_cancel_remote(e, t);
-	else if (st == TASK_PENDING && sp == SUBMIT_NONE)
+	else if (st == TASK_PENDING && sp == SUBMIT_NONE) {
 		next = submitter_run(e, t);
-	else if (st == TASK_QUEUED || st == TASK_IN_PROGRESS)
-		next = poller_run(e, t); /* returns at once once the API is done */
+		note_submitted(e, t);
+	} else if ((st == TASK_QUEUED || st == TASK_IN_PROGRESS) && !api_done)
+		next = poll_step(e, t);
 	schedule_next(e, t, next);
 }
 
@@ -78,12 +108,21 @@ struct engine *engine_new(const struct engine_options *o, struct remote *remote,
 	e->table = table;
 	if (observer)
 		e->observer = *observer;
+	e->timings = timings_open(store ? task_store_path(store) : NULL);
+	struct poll_limits pl = {
+		.min_ms = (int64_t)e->o.poll_interval_s * 1000,
+		.max_ms = (int64_t)e->o.poll_max_interval_s * 1000,
+	};
+	if (pl.max_ms < pl.min_ms)
+		pl.max_ms = pl.min_ms;
+	e->book = poll_book_new(&pl, e->timings);
 	e->control = scheduler_new("control", 0, e->o.control_threads, control_run, e);
 	e->download = scheduler_new("download", 1, e->o.download_threads, download_run, e);
 	if (!e->control || !e->download) {
 		engine_free(e);
 		return NULL;
 	}
+	e->lister = lister_new(e);
 	return e;
 }
 
@@ -92,8 +131,11 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	atomic_store(&e->stopping, true);
+	lister_free(e->lister); /* it kicks tasks: before the pools go */
 	scheduler_free(e->control);
 	scheduler_free(e->download);
+	poll_book_free(e->book);
+	timings_close(e->timings);
 	free(e);
 }
 
@@ -134,6 +176,7 @@ void engine_forget(struct engine *e, struct task *t)
 	pthread_mutex_unlock(&t->mu);
 	scheduler_cancel(e->control, t);
 	scheduler_cancel(e->download, t);
+	poll_book_forget(e->book, t);
 }
 
 bool engine_idle(struct engine *e)
@@ -285,6 +328,43 @@ int64_t engine_backoff_ms(const struct engine *e, int attempt, long retry_after_
 			d = ra;
 	}
 	return d < 100 ? 100 : d;
+}
+
+int64_t engine_poll_answered(struct engine *e, struct task *t, int64_t delay_ms,
+			     bool provider_hinted)
+{
+	int64_t d = poll_book_observe(e->book, t, now_ms());
+
+	if (provider_hinted || d < 0)
+		return delay_ms;
+	return d;
+}
+
+void engine_poll_failed(struct engine *e, struct task *t, const struct remote_result *res)
+{
+	(void)t;
+	if (res->http_status == 429)
+		engine_rate_limited(e, res->retry_after_ms);
+}
+
+void engine_rate_limited(struct engine *e, long retry_after_ms)
+{
+	int64_t max = (int64_t)e->o.poll_max_interval_s * 1000;
+	int64_t d = retry_after_ms > 0 ? retry_after_ms : engine_backoff_ms(e, 2, -1);
+	int64_t until, cur;
+
+	if (d > max)
+		d = max;
+	until = now_ms() + d;
+	cur = atomic_load(&e->rate_limit_until_ms);
+	while (cur < until &&
+	       !atomic_compare_exchange_weak(&e->rate_limit_until_ms, &cur, until))
+		;
+}
+
+int64_t engine_rate_limit_until(struct engine *e)
+{
+	return atomic_load(&e->rate_limit_until_ms);
 }
 
 int engine_fetch_video(struct engine *e, struct task *t, int64_t offset, int64_t length,

@@ -16,6 +16,9 @@ struct state_lock;
 struct task_store;
 struct task_table;
 struct scheduler;
+struct poll_book;
+struct lister;
+struct timings;
 
 /* Who hears that a task's files changed: the FUSE layer, which tells the
  * kernel. The engine never calls up into it by name. */
@@ -26,8 +29,10 @@ struct engine_observer {
 };
 
 struct engine_options {
-	int poll_interval_s;     /* first poll delay */
-	int poll_max_interval_s; /* backoff ceiling */
+	/* poll.interval: the first poll, and the shortest delay between two
+	 * polls of a task (when its video is expected any moment) */
+	int poll_interval_s;
+	int poll_max_interval_s; /* poll.max_interval: the longest delay */
 	int timeout_s;           /* api.timeout: also bounds reads that wait */
 	int control_threads;     /* submissions and polls in flight at once */
 	int download_threads;    /* downloads at once */
@@ -59,6 +64,13 @@ struct engine {
 	 * synced bytes next time); creates are let finish, since their
 	 * answer is the only record of what was paid for. */
 	atomic_bool stopping;
+	/* When to ask about each task (poll_schedule.h), the durations
+	 * learned (STATE_DIR/timings.json) and the listing (lister.h). */
+	struct timings *timings;
+	struct poll_book *book;
+	struct lister *lister;      /* NULL: the remote cannot list */
+	/* A 429 holds every poll and listing until then (monotonic ms). */
+	_Atomic int64_t rate_limit_until_ms;
 };
 
 struct engine *engine_new(const struct engine_options *o, struct remote *remote,
@@ -122,6 +134,20 @@ bool task_finished(const struct task *t);
 /* Backoff delay in ms: interval doubled per attempt up to the ceiling, at least
  * the server's retry-after. */
 int64_t engine_backoff_ms(const struct engine *e, int attempt, long retry_after_ms);
+
+/* ---- the poll schedule's hooks ----
+ *
+ * The poller calls engine_poll_answered after applying an answer: it is
+ * recorded, and the delay until the next poll comes back (the poller's own
+ * delay when the provider hinted one). engine_poll_failed after a failed
+ * poll: a 429 holds every task's polls (engine_rate_limited). */
+int64_t engine_poll_answered(struct engine *e, struct task *t, int64_t delay_ms,
+			     bool provider_hinted);
+void engine_poll_failed(struct engine *e, struct task *t, const struct remote_result *res);
+/* The provider said 429: nothing is asked of it before retry_after_ms
+ * (capped at poll.max_interval; a backoff step when absent). */
+void engine_rate_limited(struct engine *e, long retry_after_ms);
+int64_t engine_rate_limit_until(struct engine *e);
 
 /* The task's video from byte offset (length -1: to the end): from the
  * link its status object named, where it named one and the remote can

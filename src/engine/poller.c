@@ -308,6 +308,8 @@ struct work_next poller_run(struct engine *e, struct task *t)
 		if (!err[0] && res.retry_after_ms > 0)
 			delay = poll_hint_ms(e, res.retry_after_ms);
 		engine_commit(e, &c);
+		if (!err[0])
+			delay = engine_poll_answered(e, t, delay, res.retry_after_ms > 0);
 	} else {
 		engine_change_begin(&c, t);
 		bool lost = answer_says_unknown_task(&res) &&
@@ -340,6 +342,7 @@ struct work_next poller_run(struct engine *e, struct task *t)
 			c.log = note;
 		}
 		engine_commit(e, &c);
+		engine_poll_failed(e, t, &res);
 	}
 	remote_result_clear(&res);
 	free(id);

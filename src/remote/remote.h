@@ -82,6 +82,13 @@ struct remote_ops {
 			    const struct remote_sink *sink, struct remote_result *res);
 	/* DELETE /videos/{id}, for cancel. */
 	int (*remove)(struct remote *r, const char *id, struct remote_result *res);
+	/* Optional (NULL: the provider cannot list). GET /videos?limit=LIMIT
+	 * &order=desc[&after=AFTER]: one page of the provider's videos,
+	 * newest first. 0 when a 2xx answer came back (res->body, not yet
+	 * checked to be a list); a provider without the route answers 404,
+	 * 405 or 501 in res->http_status. */
+	int (*list)(struct remote *r, const char *after, int limit,
+		    struct remote_result *res);
 	/* Optional. veofs is stopping: polls and downloads in flight give up
 	 * at once; a create in flight is let finish. */
 	void (*stop)(struct remote *r);

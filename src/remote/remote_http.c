@@ -1662,7 +1662,45 @@ static int redacted_remove(struct remote *r, const char *id, struct remote_resul
 	return rc;
 }
 
+/* GET /videos?limit=N&order=desc[&after=ID]: one page of ListVideos. */
+static int http_list(struct remote *r, const char *after, int limit,
+		     struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	struct exchange x;
+	char *url = NULL, *esc = NULL;
+	int ret = -1;
+
+	if (!exchange_begin(&x, hr, res, OBJECT_BODY_MAX))
+		return -1;
+	if (after)
+		esc = curl_easy_escape(x.curl, after, 0);
+	if (asprintf(&url, "%s/videos?limit=%d&order=desc%s%s", hr->base_url, limit,
+		     esc ? "&after=" : "", esc ? esc : "") < 0) {
+		url = NULL;
+		set_reason(res, "out of memory");
+		res->retryable = true;
+		goto out;
+	}
+	CURLcode rc = exchange_setup(&x, url, true);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(x.curl, CURLOPT_TIMEOUT, (long)hr->timeout_s);
+	if (rc != CURLE_OK) {
+		set_reason(res, "cannot prepare request: %s", curl_easy_strerror(rc));
+		goto out;
+	}
+	ret = object_exchange(&x, "GET", url, res);
+out:
+	exchange_end(&x);
+	curl_free(esc);
+	free(url);
+	reason_tidy(hr, res->reason, sizeof(res->reason));
+	remote_result_redact(res, hr->api_key);
+	return ret;
+}
+
 static const struct remote_ops http_ops = {
+	.list = http_list,
 	.stop = http_stop,
 	.create = redacted_create,
 	.get = redacted_get,

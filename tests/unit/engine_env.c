@@ -61,7 +61,19 @@ void told_reset(struct task *t)
 	pthread_mutex_unlock(&env.told_mu);
 }
 
+static void env_setup(bool test_clock, bool listing);
+
 void engine_env_setup(bool test_clock)
+{
+	env_setup(test_clock, false);
+}
+
+void engine_env_setup_listing(bool test_clock)
+{
+	env_setup(test_clock, true);
+}
+
+static void env_setup(bool test_clock, bool listing)
 {
 	char err[256] = "";
 	struct engine_observer observer = { .task_changed = told };
@@ -75,6 +87,8 @@ void engine_env_setup(bool test_clock)
 	cr_assert_eq(task_store_open(env.dir, &env.store, err, sizeof(err)), 0, "%s", err);
 	env.table = task_table_new();
 	env.fake = fake_remote_new();
+	if (listing)
+		fake_remote_enable_list(env.fake);
 	env.e = engine_new(&options, fake_remote_remote(env.fake), env.store, env.table,
 			   &observer);
 	cr_assert_not_null(env.e);

@@ -38,6 +38,8 @@ struct state_want {
 /* A fresh state dir, table, fake provider and engine; with test_clock,
  * on a stopped clock that runs on only while the test waits. */
 void engine_env_setup(bool test_clock);
+/* The same with a provider that can list videos (fake_remote_enable_list). */
+void engine_env_setup_listing(bool test_clock);
 void engine_env_teardown(void);
 struct task *keep(struct task *t);
 struct task *submit(const char *name, const char *prompt);

@@ -513,6 +513,71 @@ static void fake_destroy(struct remote *r)
 	free(f);
 }
 
+/* GET /videos?limit&order=desc&after: the jobs newest first. */
+static int fake_list(struct remote *r, const char *after, int limit,
+		     struct remote_result *res)
+{
+	struct fake_remote *f = r->impl;
+	struct fake_script s;
+	int rc = 0;
+
+	remote_result_clear(res);
+	pthread_mutex_lock(&f->mu);
+	count_call(f, FAKE_LIST);
+	if (take_hold(f, FAKE_LIST))
+		gate_wait(f, FAKE_LIST, 0);
+	if (pop_script(f, FAKE_LIST, &s)) {
+		rc = apply_script(&s, res);
+		script_free(&s);
+	} else {
+		json_t *o = json_object(), *data = json_array();
+		const char *last = NULL;
+		bool started = after == NULL, more = false;
+
+		for (int i = f->njobs - 1; i >= 0; i--) {
+			struct fake_job *j = &f->jobs[i];
+			if (j->removed)
+				continue;
+			if (!started) {
+				started = !strcmp(j->id, after);
+				continue;
+			}
+			if ((int)json_array_size(data) == limit) {
+				more = true;
+				break;
+			}
+			char *text = job_json(j);
+			json_array_append_new(data, json_loads(text, 0, NULL));
+			free(text);
+			last = j->id;
+		}
+		json_object_set_new(o, "object", json_string("list"));
+		json_object_set_new(o, "data", data);
+		json_object_set_new(o, "last_id", last ? json_string(last) : json_null());
+		json_object_set_new(o, "has_more", json_boolean(more));
+		res->http_status = 200;
+		res->body = json_dumps(o, JSON_COMPACT);
+		res->body_len = res->body ? strlen(res->body) : 0;
+		json_decref(o);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+static const struct remote_ops fake_ops_list = {
+	.create = fake_create,
+	.get = fake_get,
+	.content = fake_content,
+	.remove = fake_remove,
+	.list = fake_list,
+	.destroy = fake_destroy,
+};
+
+void fake_remote_enable_list(struct fake_remote *f)
+{
+	f->remote.ops = &fake_ops_list;
+}
+
 static const struct remote_ops fake_ops = {
 	.create = fake_create,
 	.get = fake_get,

@@ -14,7 +14,7 @@
 #include "test_support.h"
 #include "video_object.h"
 
-enum fake_op { FAKE_CREATE, FAKE_GET, FAKE_CONTENT, FAKE_REMOVE, FAKE_OPS };
+enum fake_op { FAKE_CREATE, FAKE_GET, FAKE_CONTENT, FAKE_REMOVE, FAKE_LIST, FAKE_OPS };
 
 #define FAKE_ALL (-1)
 #define FAKE_DEFAULT_VIDEO_SIZE (300 * 1024)
@@ -60,6 +60,11 @@ void fake_remote_fail_http(struct fake_remote *f, enum fake_op op, int status,
 void fake_remote_answer(struct fake_remote *f, enum fake_op op, const char *body);
 void fake_remote_short_body(struct fake_remote *f, int64_t after);
 void fake_remote_stall_content(struct fake_remote *f, int64_t after);
+
+/* Give the fake the optional list op (GET /videos, newest first, pages of
+ * at most the limit asked, has_more and last_id as the API has them);
+ * before the engine is made. Scripts for FAKE_LIST apply to it. */
+void fake_remote_enable_list(struct fake_remote *f);
 
 /* ---- jobs ---- */
 

@@ -155,7 +155,7 @@ Test(config, defaults)
 	cr_assert_eq(c.seconds, 8);
 	cr_assert_str_eq(c.size, "1280x720");
 	cr_assert_eq(c.watermark, false);
-	cr_assert_eq(c.poll_interval, 5);
+	cr_assert_eq(c.poll_interval, 2);
 	cr_assert_eq(c.poll_max_interval, 60);
 	snprintf(want, sizeof(want), "%s/.local/state/veofs", home);
 	cr_assert_str_eq(c.state_dir, want);
