@@ -20,12 +20,15 @@
  *   test clock lock      clock.c's list of waiters (tests only): taken
  *                        first, then each waiter's scheduler lock.
  *
+ * The drop box's accept_mu (fuse/dropbox.c) comes before all of the
+ * above: one acceptance at a time stores and publishes its task.
+ *
  * Leaves, taken alone and never under t->mu: the poll book's lock
  * (engine/poll_book.c), the timings store's (core/timings.c), the state
- * lock's (core/state_lock.c), the drop box's accept_mu then db->mu
- * (fuse/dropbox.c), the shared descriptors' and the tree's open-files
- * lock (fuse/shared_fds.c, tree.c), kernel_notify's queue lock, and the
- * locks inside remote_http.c and log.c.
+ * lock's (core/state_lock.c), the drop box's db->mu, the shared
+ * descriptors' and the tree's open-files lock (fuse/shared_fds.c,
+ * tree.c), kernel_notify's queue lock, and the locks inside
+ * remote_http.c and log.c.
  *
  * The task store has no lock of its own: writes of one task are ordered
  * by that task's save_mu. t->name needs no lock (see below). */
