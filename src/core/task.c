@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "xalloc.h"
 
 struct task_old_name {
@@ -156,6 +157,9 @@ const char *task_event_append(struct task *t, const char *extra)
 	return line;
 }
 
+/* Seconds without a byte before a running download shows as stalled. */
+#define STALL_SHOWN_S 5
+
 char *task_status_line(const struct task *t)
 {
 	char *s = NULL;
@@ -179,10 +183,21 @@ char *task_status_line(const struct task *t)
 		else
 			n = asprintf(&s, "pending\n");
 		break;
-	default:
+	default: {
+		/* A download whose bytes stopped coming: "completed" alone would
+		 * hide why reads beyond them fail with EIO. */
+		char stalled[64];
+		int64_t quiet = t->downloading && !t->video_done && t->last_data_ms ?
+				(now_ms() - t->last_data_ms) / 1000 : 0;
+		if (!note && t->state == TASK_COMPLETED && quiet >= STALL_SHOWN_S) {
+			snprintf(stalled, sizeof(stalled), "video download stalled %llds; retrying",
+				 (long long)quiet);
+			note = stalled;
+		}
 		n = asprintf(&s, "%s%s%s%s\n", task_state_name(t->state),
 			     note ? " (" : "", note ? note : "", note ? ")" : "");
 		break;
+	}
 	}
 	return n < 0 ? NULL : s;
 }

@@ -147,6 +147,11 @@ struct task {
 		 * kernel splits or retries waits api.timeout in all, not once
 		 * per piece. */
 		int64_t stall_since_ms;
+		/* A download is running, and when its last byte came (monotonic
+		 * ms): a status that reads "completed" says so when the bytes
+		 * stopped coming (task_status_line). */
+		bool downloading;
+		int64_t last_data_ms;
 		int64_t thumb_size;       /* thumbnail.webp in the task dir; -1 none */
 		bool thumb_tried;         /* asked the provider once this mount */
 		/* The video is WebM/Matroska: shown and kept as video.webm. */

@@ -206,6 +206,7 @@ static int on_data(void *ctx, const void *buf, size_t len)
 	 * them (video_reader.c), so a server sending a byte now and then
 	 * cannot hold a read past api.timeout. */
 	t->video_have = d->offset;
+	t->last_data_ms = now_ms();
 	if (checkpoint)
 		t->video_synced = d->offset;
 	pthread_cond_broadcast(&t->video_cv);
@@ -400,7 +401,14 @@ struct work_next downloader_run(struct engine *e, struct task *t)
 	sink.on_data = on_data;
 	log_debug("task %s: downloading the video from byte %lld%s", t->name,
 		  (long long)d.offset, d.refetch ? " (again)" : "");
+	pthread_mutex_lock(&t->mu);
+	t->downloading = true;
+	t->last_data_ms = now_ms();
+	pthread_mutex_unlock(&t->mu);
 	rc = engine_fetch_video(e, t, d.offset, -1, 0, &sink, &res);
+	pthread_mutex_lock(&t->mu);
+	t->downloading = false;
+	pthread_mutex_unlock(&t->mu);
 	/* A body shorter than the sniff: judged on what there is. */
 	if (rc == 0 && !d.judged && judge_head(&d) < 0)
 		rc = -1;

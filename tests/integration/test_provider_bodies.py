@@ -524,5 +524,39 @@ def daemon_rss(m):
     raise AssertionError("no VmRSS")
 
 
+class StallShownTest(ProviderCase):
+    """A download whose bytes stop coming says so in status: reads beyond
+    them fail with EIO after api.timeout, and a bare "completed" would not
+    say why."""
+    mount_options = {"interval": "1", "max_interval": "2", "timeout": "30",
+                     "min_download_rate": "0"}
+
+    def test_a_stalled_download_shows_in_status(self):
+        body = mp4_bytes(pad=400000)
+        release = threading.Event()
+
+        def content(vid, n, h):
+            h.send_response(200)
+            h.send_header("Content-Type", "video/mp4")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body[:64 * 1024])
+            h.wfile.flush()
+            release.wait(bound(60))
+            if not fake.stopping.is_set():
+                h.wfile.write(body[64 * 1024:])
+        fake = self.provider(content=content)
+        self.addCleanup(release.set)
+        m = self.mount_on(fake)
+        self.submit(m, "job", "a download that stalls")
+        line = wait_until(lambda: "stalled" in self.status(m, "job") and self.status(m, "job"),
+                          30, "status to say the download stalled")
+        self.assertRegex(line, r"^completed \(video download stalled \d+s; retrying\)$")
+        release.set()
+        self.wait_video(m, "job", timeout=60)
+        self.assertEqual(self.status(m, "job"), "completed")
+        self.assertEqual(read_bytes(m.path("job", "video.mp4")), body)
+
+
 if __name__ == "__main__":
     harness.main()
