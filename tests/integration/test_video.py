@@ -2,9 +2,12 @@
 """video.mp4 is an ordinary seekable file: mmap, pread, cp, even while it is
 still arriving (contract section 3, "Reading videos")."""
 
+import json
 import mmap
 import os
 import random
+import shutil
+import subprocess
 
 import harness
 from harness import read_bytes, wait_until
@@ -55,6 +58,41 @@ class MmapTest(harness.VeofsTestCase):
             self.assertEqual(os.pread(fd, 100, len(ref) + 12345), b"", "read past EOF")
         finally:
             os.close(fd)
+
+
+class RequestedShapeTest(harness.VeofsTestCase):
+    """seconds and size reach the provider: the simulator serves a clip of
+    the requested length and aspect, which ffprobe reads back."""
+    sim_duration = 1
+
+    def probe(self, path):
+        r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0",
+                            "-show_entries", "stream=width,height:format=duration",
+                            "-of", "json", path], capture_output=True,
+                           timeout=harness.bound(60))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        info = json.loads(r.stdout)
+        st = info["streams"][0]
+        return float(info["format"]["duration"]), st["width"], st["height"]
+
+    def test_seconds_and_size_reach_the_provider(self):
+        if not shutil.which("ffprobe"):
+            self.skipTest("ffprobe is not installed")
+        sim, m = self.sim_and_mount()
+        for name, seconds, size, portrait in (("wide", 4, "1280x720", False),
+                                              ("tall", 12, "720x1280", True),
+                                              ("eight", 8, "9x16", True)):
+            harness.write_file(m.path("new", name + ".prompt"),
+                               "---\nseconds: %d\nsize: %s\n---\na %s clip\n"
+                               % (seconds, size, name))
+        for name, seconds, size, portrait in (("wide", 4, "1280x720", False),
+                                              ("tall", 12, "720x1280", True),
+                                              ("eight", 8, "9x16", True)):
+            with self.subTest(task=name):
+                path = self.wait_video(m, name)
+                duration, width, height = self.probe(path)
+                self.assertAlmostEqual(duration, seconds, delta=0.6)
+                self.assertEqual(height > width, portrait, "%dx%d" % (width, height))
 
 
 class LargeVideoTest(harness.VeofsTestCase):
