@@ -91,6 +91,10 @@ struct remote_http_options {
 	const char *base_url;   /* e.g. http://127.0.0.1:8080/v1 */
 	const char *api_key;    /* may be NULL for the simulator */
 	int timeout_s;          /* one exchange; connect timeout is shorter */
+	/* NULL: the key goes as "Authorization: Bearer KEY". Else the name
+	 * of a header of its own ("x-goog-api-key"); redirects are then
+	 * followed by hand so it never reaches another origin. */
+	const char *key_header;
 };
 
 /* The libcurl implementation. NULL with a reason in err on failure. */

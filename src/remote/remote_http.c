@@ -10,6 +10,7 @@
  * JSON {"url"} from /content is fetched with the key only when it points
  * back at base_url's origin. */
 #include "remote.h"
+#include "remote_http_shared.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -47,6 +48,8 @@ struct http_remote {
 	struct remote base;
 	char *base_url;    /* no trailing '/' */
 	char *api_key;     /* NULL when none */
+	char *key_line;    /* "NAME: KEY" when the key goes in a header of its
+			      own (key_header), else NULL: Bearer */
 	int timeout_s;
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -74,6 +77,7 @@ struct exchange {
 	struct http_remote *hr;
 	CURL *curl;
 	struct curl_slist *headers;
+	struct curl_slist *sent;  /* headers plus key_line, for this request */
 	/* The final answer's headers: the parser starts over at every
 	 * status line, so a redirect's or a "100 Continue"'s never leak. */
 	struct http_header_parser hdr;
@@ -421,9 +425,26 @@ static CURLcode exchange_setup(struct exchange *x, const char *url,
 	SETOPT(x, CURLOPT_XFERINFOFUNCTION, abandon_when_stopping);
 	SETOPT(x, CURLOPT_XFERINFODATA, hr);
 	SETOPT(x, CURLOPT_NOPROGRESS, 0L);
-	if (send_key && hr->api_key) {
+	if (send_key && hr->api_key && !hr->key_line) {
 		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 		SETOPT(x, CURLOPT_XOAUTH2_BEARER, hr->api_key);
+	}
+	curl_slist_free_all(x->sent);
+	x->sent = NULL;
+	if (send_key && hr->key_line) {
+		/* libcurl strips only Authorization and Cookie on a redirect
+		 * to another host; a key header of our own would follow it.
+		 * So redirects are followed by hand (dl_finish), each hop
+		 * judged by same_origin. */
+		for (struct curl_slist *h = x->headers; h; h = h->next)
+			x->sent = curl_slist_append(x->sent, h->data);
+		x->sent = curl_slist_append(x->sent, hr->key_line);
+		if (!x->sent)
+			return CURLE_OUT_OF_MEMORY;
+		SETOPT(x, CURLOPT_HTTPHEADER, x->sent);
+		SETOPT(x, CURLOPT_FOLLOWLOCATION, 0L);
+	} else if (x->headers) {
+		SETOPT(x, CURLOPT_HTTPHEADER, x->headers);
 	}
 	return x->rc;
 }
@@ -453,6 +474,8 @@ static void exchange_end(struct exchange *x)
 		curl_easy_reset(x->curl);
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
+	curl_slist_free_all(x->sent);
+	x->sent = NULL;
 	buffer_free(&x->body);
 }
 
@@ -927,7 +950,8 @@ static int http_create(struct remote *r, const struct remote_create *req,
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(x.curl, CURLOPT_MIMEPOST, mime);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(x.curl, CURLOPT_HTTPHEADER, x.headers);
+		rc = curl_easy_setopt(x.curl, CURLOPT_HTTPHEADER,
+				      x.sent ? x.sent : x.headers);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(x.curl, CURLOPT_TIMEOUT, (long)hr->timeout_s);
 	if (rc != CURLE_OK) {
@@ -1032,7 +1056,8 @@ struct download {
 	const struct remote_sink *sink;
 	int64_t offset, length;
 	bool ranged;
-	bool following;      /* fetching a URL a JSON answer gave */
+	bool following;      /* fetching a URL a JSON answer or a redirect gave */
+	long hops;           /* redirects followed by hand */
 	enum dl_mode mode;
 	int64_t skip;        /* bytes still to drop before offset */
 	int64_t received;    /* body bytes of the final answer */
@@ -1256,6 +1281,23 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 		dl_decide(d, true);
 	fill_status(x, res);
 
+	/* A redirect left to us (a key header of our own was sent). */
+	if (x->rc == CURLE_OK && x->sent && x->hdr.ans.status >= 300 &&
+	    x->hdr.ans.status < 400) {
+		char *loc = NULL;
+		if (d->hops >= MAX_REDIRECTS ||
+		    curl_easy_getinfo(x->curl, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK ||
+		    !loc) {
+			set_reason(res, "HTTP %d: too many or unusable redirects",
+				   x->hdr.ans.status);
+			res->retryable = true;
+			return DL_FAILED;
+		}
+		*next = strdup(loc);
+		d->hops++;
+		return *next ? DL_FOLLOW : DL_FAILED;
+	}
+
 	switch (d->mode) {
 	case DL_ABORTED:
 		set_reason(res, "aborted");
@@ -1342,41 +1384,34 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 	return DL_FAILED;
 }
 
-static int http_content(struct remote *r, const char *id, const char *variant,
-			int64_t offset, int64_t length, long timeout_ms,
-			const struct remote_sink *sink, struct remote_result *res)
+/* Downloads url into sink: the loop that follows a JSON {"url"} answer
+ * (one hop) and redirects left to us. Takes ownership of url. */
+static int fetch_url(struct http_remote *hr, char *url, int64_t offset,
+		     int64_t length, long timeout_ms,
+		     const struct remote_sink *sink, struct remote_result *res)
 {
-	struct http_remote *hr = r->impl;
 	struct download d;
-	char *url = NULL, *next = NULL;
+	char *next = NULL;
 	int ret = -1;
 
 	memset(&d, 0, sizeof(d));
-	if (!exchange_begin(&d.x, hr, res, CONTENT_JSON_MAX))
+	if (!exchange_begin(&d.x, hr, res, CONTENT_JSON_MAX)) {
+		free(url);
 		return -1;
+	}
 	if (offset < 0 || length == 0 || length < -1 || !sink || !sink->on_data) {
 		set_reason(res, "invalid range or sink");
 		goto out;
-	}
-	d.sink = sink;
-	d.offset = offset;
-	d.length = length;
-	d.ranged = offset > 0 || length >= 0;
-
-	if (variant) {
-		char *esc = curl_easy_escape(d.x.curl, variant, 0);
-		char suffix[160];
-		snprintf(suffix, sizeof(suffix), "/content?variant=%s", esc ? esc : "");
-		curl_free(esc);
-		url = video_url(hr, d.x.curl, id, suffix);
-	} else {
-		url = video_url(hr, d.x.curl, id, "/content");
 	}
 	if (!url) {
 		set_reason(res, "out of memory");
 		res->retryable = true;
 		goto out;
 	}
+	d.sink = sink;
+	d.offset = offset;
+	d.length = length;
+	d.ranged = offset > 0 || length >= 0;
 
 	for (;;) {
 		CURLcode rc = dl_setup(&d, url, timeout_ms);
@@ -1392,11 +1427,18 @@ static int http_content(struct remote *r, const char *id, const char *variant,
 			ret = 0;
 		if (o != DL_FOLLOW)
 			break;
-		/* Only one hop: a URL that answers with another URL is a loop
-		 * or a misconfigured gateway. */
-		free(url);
-		url = next;
+		/* Only one JSON hop: a URL that answers with another URL is a
+		 * loop or a misconfigured gateway. */
+		char *resolved = resolve_url(url, next);
+		free(next);
 		next = NULL;
+		free(url);
+		url = resolved;
+		if (!url) {
+			set_reason(res, "server gave an unusable video URL");
+			res->retryable = true;
+			break;
+		}
 		d.following = true;
 		res->http_status = 0;
 		res->retry_after_ms = -1;
@@ -1406,6 +1448,32 @@ out:
 	free(url);
 	reason_tidy(hr, res->reason, sizeof(res->reason));
 	return ret;
+}
+
+static int http_content(struct remote *r, const char *id, const char *variant,
+			int64_t offset, int64_t length, long timeout_ms,
+			const struct remote_sink *sink, struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	CURL *curl = thread_curl(hr);
+	char *url;
+
+	if (!curl) {
+		remote_result_clear(res);
+		set_reason(res, "out of memory");
+		res->retryable = true;
+		return -1;
+	}
+	if (variant) {
+		char *esc = curl_easy_escape(curl, variant, 0);
+		char suffix[160];
+		snprintf(suffix, sizeof(suffix), "/content?variant=%s", esc ? esc : "");
+		curl_free(esc);
+		url = video_url(hr, curl, id, suffix);
+	} else {
+		url = video_url(hr, curl, id, "/content");
+	}
+	return fetch_url(hr, url, offset, length, timeout_ms, sink, res);
 }
 
 /* ---- lifetime ---- */
@@ -1438,6 +1506,10 @@ static void http_destroy(struct remote *r)
 	if (hr->api_key) {
 		explicit_bzero(hr->api_key, strlen(hr->api_key));
 		free(hr->api_key);
+	}
+	if (hr->key_line) {
+		explicit_bzero(hr->key_line, strlen(hr->key_line));
+		free(hr->key_line);
 	}
 	free(hr->base_url);
 	free(hr);
@@ -1554,13 +1626,142 @@ struct remote *remote_http_new(const struct remote_http_options *o,
 	}
 	if (o->api_key && *o->api_key)
 		hr->api_key = strdup(o->api_key);
+	if (hr->api_key && o->key_header && *o->key_header &&
+	    asprintf(&hr->key_line, "%s: %s", o->key_header, hr->api_key) < 0)
+		hr->key_line = NULL;
 
 	hr->has_key = pthread_key_create(&hr->handle_key, thread_handle_exit) == 0;
 	if (!hr->base_url || (o->api_key && *o->api_key && !hr->api_key) ||
+	    (hr->api_key && o->key_header && *o->key_header && !hr->key_line) ||
 	    !hr->has_key || share_setup(hr) < 0) {
 		snprintf(err, errlen, "cannot set up the HTTP client");
 		http_destroy(&hr->base);
 		return NULL;
 	}
 	return &hr->base;
+}
+
+/* ---- shared with the other protocols (remote_http_shared.h) ---- */
+
+const char *remote_http_base_url(const struct remote *r)
+{
+	return ((const struct http_remote *)r->impl)->base_url;
+}
+
+static char *absolute_url(const struct http_remote *hr, const char *url)
+{
+	if (has_prefix_nocase(url, "http://") || has_prefix_nocase(url, "https://"))
+		return strdup(url);
+	char *out = NULL;
+	if (asprintf(&out, "%s%s%s", hr->base_url, *url == '/' ? "" : "/", url) < 0)
+		return NULL;
+	return out;
+}
+
+int remote_http_json(struct remote *r, const char *method, const char *url,
+		     const char *body, struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	struct exchange x;
+	char *abs = NULL;
+	int ret = -1;
+	bool post = body != NULL;
+
+	if (!exchange_begin(&x, hr, res, OBJECT_BODY_MAX))
+		goto done;
+	abs = absolute_url(hr, url);
+	if (post) {
+		x.headers = curl_slist_append(NULL, "Expect:");
+		if (x.headers)
+			x.headers = curl_slist_append(x.headers,
+						      "Content-Type: application/json");
+	}
+	if (!abs || (post && !x.headers)) {
+		set_reason(res, "out of memory");
+		res->not_received = true;
+		res->retryable = true;
+		goto out;
+	}
+	CURLcode rc = exchange_setup(&x, abs, same_origin(abs, hr->base_url));
+	if (rc == CURLE_OK && post)
+		rc = curl_easy_setopt(x.curl, CURLOPT_NOPROGRESS, 1L);
+	if (rc == CURLE_OK && post)
+		rc = curl_easy_setopt(x.curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				      (curl_off_t)strlen(body));
+	if (rc == CURLE_OK && post)
+		rc = curl_easy_setopt(x.curl, CURLOPT_COPYPOSTFIELDS, body);
+	if (rc == CURLE_OK && strcmp(method, post ? "POST" : "GET"))
+		rc = curl_easy_setopt(x.curl, CURLOPT_CUSTOMREQUEST, method);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(x.curl, CURLOPT_TIMEOUT, (long)hr->timeout_s);
+	if (rc != CURLE_OK) {
+		set_reason(res, "cannot prepare request: %s", curl_easy_strerror(rc));
+		res->not_received = true;
+		goto out;
+	}
+	ret = object_exchange(&x, method, abs, res);
+	if (ret < 0 && post)
+		res->not_received = create_not_received(&x);
+out:
+	exchange_end(&x);
+	free(abs);
+	reason_tidy(hr, res->reason, sizeof(res->reason));
+done:
+	remote_result_redact(res, hr->api_key);
+	return ret;
+}
+
+int remote_http_fetch(struct remote *r, const char *url, int64_t offset,
+		      int64_t length, long timeout_ms,
+		      const struct remote_sink *sink, struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	int ret = fetch_url(hr, absolute_url(hr, url), offset, length, timeout_ms,
+			    sink, res);
+
+	remote_result_redact(res, hr->api_key);
+	return ret;
+}
+
+/* A dot in a segment that is all dots ("." or "..") would name another
+ * path once a server normalises the URL. */
+static bool dot_segment(const char *start, const char *p, bool keep_slash)
+{
+	const char *b = p, *e = p;
+
+	while (b > start && (!keep_slash || b[-1] != '/'))
+		b--;
+	while (*e && (!keep_slash || *e != '/'))
+		e++;
+	if (e - b > 2)
+		return false;
+	for (const char *q = b; q < e; q++)
+		if (*q != '.')
+			return false;
+	return true;
+}
+
+char *remote_http_escape(const char *s, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * strlen(s) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+			     c == '~' || (keep_slash && c == '/') ||
+			     (c == '.' && !dot_segment(s, p, keep_slash));
+		if (plain) {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
 }
