@@ -13,6 +13,7 @@ struct config {
 	char *api_key;         /* api.api_key (never logged) */
 	char *api_key_file;    /* api.api_key_file */
 	int timeout;           /* api.timeout, seconds */
+	char *protocol;        /* api.protocol: openai, gemini or openrouter */
 	char *model;           /* defaults.model */
 	int seconds;           /* defaults.seconds: 4, 6, 8 or 12 */
 	char *size;            /* defaults.size */
@@ -21,6 +22,7 @@ struct config {
 	int poll_max_interval; /* poll.max_interval, seconds */
 	char *state_dir;       /* storage.state_dir, absolute */
 	int sim_duration;      /* sim.duration, seconds */
+	char *sim_protocol;    /* sim.protocol; follows api.protocol when unset */
 	char *sim_dialect;     /* sim.dialect: openai, newapi, ... */
 	char *sim_progress;    /* sim.progress: smooth, coarse or none */
 	int sim_jitter;        /* sim.jitter, percent */
