@@ -107,7 +107,7 @@ static void sample_of(json_t *op, const char **uri, const char **inline_b64)
 
 /* An operation as a video object: {"id", "object", "status", "error"}.
  * Returns NULL when op has no name (then nothing is guessed). */
-static char *translate(json_t *op, const char *model)
+static char *translate(json_t *op, const char *model, bool fresh)
 {
 	const char *name = json_string_value(json_object_get(op, "name"));
 	json_t *out, *err;
@@ -162,8 +162,10 @@ static char *translate(json_t *op, const char *model)
 		}
 	} else {
 		/* No progress in a Veo operation: "in_progress", and no
-		 * number is made up. */
-		json_object_set_new(out, "status", json_string("in_progress"));
+		 * number is made up. The create's own answer means the
+		 * provider has the job: queued. */
+		json_object_set_new(out, "status",
+				    json_string(fresh ? "queued" : "in_progress"));
 	}
 	text = json_dumps(out, JSON_COMPACT);
 	json_decref(out);
@@ -172,10 +174,11 @@ static char *translate(json_t *op, const char *model)
 
 /* Replace res->body (an operation) by its video object. -1 when it is not
  * one: the body is left as it came, so the engine shows what arrived. */
-static int translate_result(struct remote_result *res, const char *model)
+static int translate_result(struct remote_result *res, const char *model,
+			    bool fresh)
 {
 	json_t *op = json_loadb(res->body ? res->body : "", res->body_len, 0, NULL);
-	char *obj = json_is_object(op) ? translate(op, model) : NULL;
+	char *obj = json_is_object(op) ? translate(op, model, fresh) : NULL;
 
 	json_decref(op);
 	if (!obj)
@@ -249,7 +252,7 @@ static int gemini_create(struct remote *r, const struct remote_create *req,
 		goto oom;
 	}
 	ret = remote_http_json(g->http, "POST", url, text, res);
-	if (ret == 0 && translate_result(res, model) < 0) {
+	if (ret == 0 && translate_result(res, model, true) < 0) {
 		/* Sent and answered, but no operation name: the engine
 		 * must call it "outcome unknown", never resend. Leave the
 		 * body as it came. */
@@ -296,7 +299,7 @@ static int gemini_get(struct remote *r, const char *id, struct remote_result *re
 	struct gemini *g = r->impl;
 	int ret = fetch_op(g, id, res);
 
-	if (ret == 0 && translate_result(res, NULL) < 0) {
+	if (ret == 0 && translate_result(res, NULL, false) < 0) {
 		set_reason(res, "HTTP 200 without an operation");
 		res->retryable = true;
 		ret = -1;
