@@ -207,6 +207,8 @@ class CancelRetryTest(harness.VeofsTestCase):
         self.assertEqual(sim.stats()["creates"], 1)
 
         self.sh('echo cancel > "%s"' % m.path("job", "ctl"))
+        # Cancelled once the provider confirms (the simulator's DELETE).
+        self.wait_state(m, "job", "failed", timeout=20)
         self.assertEqual(self.status(m, "job"), "failed: cancelled")
         self.assertIn("cancel", read_text(m.path("job", "error")))
         wait_until(lambda: sim.stats()["deletes"] == 1, 20, "the provider to be asked to delete")
@@ -247,6 +249,7 @@ class RetryIdTest(harness.VeofsTestCase):
         try:
             self.assertEqual(os.pread(fd, 4096, 0).decode().strip(), old_id)
             write_ctl(m, "job", "cancel")
+            self.wait_state(m, "job", "failed", timeout=20)
             write_ctl(m, "job", "retry")
             self.wait_video(m, "job")
             new_id = os.getxattr(m.path("job"), "user.veofs.id").decode()
