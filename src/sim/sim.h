@@ -27,6 +27,12 @@
  *     itself still says queued, polls after it say failed;
  *   - json-url (content only) answers {"url": ROOT/_sim/files/ID.mp4}.
  *
+ * Protocols (--protocol, sim.protocol): openai (all of the above),
+ * gemini (sim_gemini.c: Google's Gemini API under /v1beta, long-running
+ * operations, downloads redirected to the signed listener) and openrouter
+ * (sim_openrouter.c: JSON creates, 202 pending, unsigned_urls, expired).
+ * Their files say their routes, shapes and sources.
+ *
  * Dialects (--dialect) change the shapes and routes to those of a gateway,
  * each shape built next to a comment naming its source (sim_dialects.c):
  * openai (default), newapi, newapi-gemini, taskdto, litellm, redirect,
