@@ -516,6 +516,14 @@ static int on_ini_value(void *user, const char *section, const char *name,
 		return 1;   /* only the first error is reported */
 	snprintf(origin, sizeof(origin), "%s:%d", ld->file, ld->line);
 	id = strchr(name, '.') ? -1 : find_key(name);
+	/* A name two sections share (protocol) is the one of this section. */
+	if (id >= 0 && *section && strcasecmp(section, keys[id].section) != 0) {
+		char full[200];
+		snprintf(full, sizeof(full), "%.90s.%.100s", section, name);
+		int own = find_key(full);
+		if (own >= 0)
+			id = own;
+	}
 	if (id < 0) {
 		set_err(ld, "unknown key '%.100s' in %s", name, origin);
 	} else if (!*section) {

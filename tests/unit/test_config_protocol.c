@@ -131,3 +131,24 @@ Test(config_protocol, sim_protocol_set_on_its_own)
 	cr_assert_str_eq(c.sim_protocol, "openrouter");
 	config_free(&c);
 }
+
+Test(config_protocol, protocol_in_either_section_of_a_file)
+{
+	struct config c;
+	char path[400], opt[420];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/p.conf", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("[api]\nprotocol = openrouter\n[sim]\nprotocol = gemini\n", f);
+	fclose(f);
+	snprintf(opt, sizeof(opt), "%s", path);
+	char *environ_arr[] = { home_env, NULL };
+	struct config_sources src = { .config_file = opt, .system_file = path,
+				      .environ = environ_arr };
+	cr_assert_eq(config_load(&c, &src, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(c.protocol, "openrouter");
+	cr_assert_str_eq(c.sim_protocol, "gemini");
+	config_free(&c);
+}
