@@ -158,6 +158,17 @@ struct task {
 	} sched[2];
 
 	bool deleted;             /* forgotten by rmdir: workers drop it */
+
+	/* Who wrote the prompt, for shared mounts (record.json "owner_uid",
+	 * "owner_gid"); owned false: the mount's user (older records). Fixed
+	 * at acceptance. */
+	bool owned;
+	uint32_t owner_uid, owner_gid;
+	/* In the mount's trash (fuse/trash.c): the name it had at the root
+	 * and when it was trashed (record.json "trashed_from", "trashed_at");
+	 * empty when not in the trash. */
+	char trashed_from[256];
+	long long trashed_at;
 };
 
 struct task *task_new(const char *name);

@@ -95,6 +95,22 @@ static enum submit_phase submit_of(const char *v)
 	return SUBMIT_NONE;
 }
 
+/* Who wrote the prompt (absent in older records: the mount's user), and
+ * whether the task is in the mount's trash. */
+static void record_owner_and_trash(json_t *o, struct task *t)
+{
+	long long uid = jint(o, "owner_uid", -1), gid = jint(o, "owner_gid", -1);
+
+	t->owned = uid >= 0 && uid <= 0xfffffffeLL && gid >= 0 && gid <= 0xfffffffeLL;
+	t->owner_uid = t->owned ? (uint32_t)uid : 0;
+	t->owner_gid = t->owned ? (uint32_t)gid : 0;
+	const char *from = jstr(o, "trashed_from");
+
+	snprintf(t->trashed_from, sizeof(t->trashed_from), "%s",
+		 from && strlen(from) < sizeof(t->trashed_from) && !strchr(from, '/') ? from : "");
+	t->trashed_at = t->trashed_from[0] ? jint(o, "trashed_at", 0) : 0;
+}
+
 int task_record_parse(const char *json, size_t len, struct task *t,
 		      char *err, size_t errlen)
 {
@@ -160,6 +176,7 @@ int task_record_parse(const char *json, size_t len, struct task *t,
 	n = jint(o, "video_synced", 0);
 	t->video_synced = n > 0 ? n : 0;
 	t->ranges_ok = json_is_true(json_object_get(o, "ranges_ok"));
+	record_owner_and_trash(o, t);
 	json_decref(o);
 	return 0;
 }

@@ -145,6 +145,14 @@ static char *record_dump(const struct task *t)
 	json_object_set_new(o, "video_size", json_integer(t->video_size));
 	json_object_set_new(o, "video_synced", json_integer(t->video_synced));
 	json_object_set_new(o, "ranges_ok", json_boolean(t->ranges_ok));
+	if (t->owned) {
+		json_object_set_new(o, "owner_uid", json_integer(t->owner_uid));
+		json_object_set_new(o, "owner_gid", json_integer(t->owner_gid));
+	}
+	if (t->trashed_from[0]) {
+		json_object_set_new(o, "trashed_from", json_string(t->trashed_from));
+		json_object_set_new(o, "trashed_at", json_integer(t->trashed_at));
+	}
 	text = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(o);
 	return text;
@@ -259,12 +267,12 @@ int task_store_create(struct task_store *s, struct task *t,
 		rc = fs_fsync_dir(fd);
 	if (rc < 0)
 		goto fail;
-	/* The task exists from this rename on; NOREPLACE keeps two writers
-	 * of one name from overwriting each other. */
-	if (renameat2(s->tasks_fd, tmp, s->tasks_fd, t->name, RENAME_NOREPLACE) < 0) {
-		rc = -errno;
+	/* The task exists from this rename on; no-replace keeps two writers
+	 * of one name from overwriting each other (emulated where the file
+	 * system refuses rename flags: see fs_rename_noreplace). */
+	rc = fs_rename_noreplace(s->tasks_fd, tmp, s->tasks_fd, t->name);
+	if (rc < 0)
 		goto fail;
-	}
 	rc = fs_fsync_dir(s->tasks_fd);
 	close(fd);
 	free(record);
@@ -468,9 +476,9 @@ int task_store_reset_video(struct task_store *s, struct task *t)
 
 int task_store_rename(struct task_store *s, const char *from, const char *to)
 {
-	if (renameat2(s->tasks_fd, from, s->tasks_fd, to, RENAME_NOREPLACE) < 0)
-		return -errno;
-	return fs_fsync_dir(s->tasks_fd);
+	int rc = fs_rename_noreplace(s->tasks_fd, from, s->tasks_fd, to);
+
+	return rc < 0 ? rc : fs_fsync_dir(s->tasks_fd);
 }
 
 /* Bring the in-memory video fields in line with what is on disk. */
@@ -553,6 +561,19 @@ fail:
 	return NULL;
 }
 
+/* An empty directory is never a task (a task always has its record): it
+ * is the reservation of a no-replace rename emulated on a file system
+ * without rename flags, cut short by a crash. rmdir removes only an empty
+ * directory, so nothing else can go here. */
+static bool drop_reservation(struct task_store *s, const char *name)
+{
+	if (unlinkat(s->tasks_fd, name, AT_REMOVEDIR) < 0)
+		return false;
+	log_info("removed %s/tasks/%s: an empty folder left by an interrupted rename",
+		 s->path, name);
+	return true;
+}
+
 static int compare_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -577,7 +598,8 @@ int task_store_load(struct task_store *s,
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.') {
+		if (de->d_name[0] == '.' && strncmp(de->d_name, TASK_STORE_TRASHED_PREFIX,
+						      strlen(TASK_STORE_TRASHED_PREFIX))) {
 			/* Leftovers of a crash: a task never completed its
 			 * creation, or a removal was cut short. */
 			if (strncmp(de->d_name, ".new-", 5) == 0 ||
@@ -585,6 +607,8 @@ int task_store_load(struct task_store *s,
 				fs_remove_tree(s->tasks_fd, de->d_name);
 			continue;
 		}
+		if (drop_reservation(s, de->d_name))
+			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			char **p = realloc(names, cap * sizeof(*p));

@@ -24,6 +24,10 @@
 
 struct task_store;
 
+/* A task in the mount's trash is kept as tasks/.Trash-UID@NAME (fuse/trash.c):
+ * a dot-name no prompt can take, loaded like any task. */
+#define TASK_STORE_TRASHED_PREFIX ".Trash-"
+
 int task_store_open(const char *state_dir, struct task_store **out,
 		    char *err, size_t errlen);
 void task_store_close(struct task_store *s);

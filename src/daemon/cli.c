@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@ void cli_usage(const char *prog)
 	       "                         state_dir=DIR, base_url=URL, interval=5) or a\n"
 	       "                         FUSE option (allow_other, auto_unmount, ...)\n"
 	       "    -o config=FILE       read this configuration file too\n"
+	       "    -o uid=N,gid=N       owner and group shown for what no user's prompt made\n"
+	       "    -o umask=NNN         bits masked from task folders and files (022)\n"
 	       "    --simulate           use the built-in simulator on 127.0.0.1 (no API key)\n"
 	       "    -h, --help           this help\n"
 	       "    -V, --version        the version\n"
@@ -76,6 +79,35 @@ static int add_fuse_opt(struct cli *c, const char *opt)
 	return 0;
 }
 
+/* uid=N, gid=N (decimal ids) and umask=NNN (octal), as sshfs takes them. */
+static int take_owner_opt(struct cli *c, const char *key, const char *value, char *err,
+			  size_t errlen)
+{
+	bool is_umask = !strcmp(key, "umask");
+	unsigned long long v;
+	char *end;
+
+	if (!value || !*value || *value == '-' || *value == '+') {
+		snprintf(err, errlen, "-o %s needs a value: -o %s=%s", key, key,
+			 is_umask ? "022" : "1000");
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(value, &end, is_umask ? 8 : 10);
+	if (errno || *end || (is_umask ? v > 0777 : v >= 0xffffffffULL)) {
+		snprintf(err, errlen, "-o %s=%s: %s", key, value,
+			 is_umask ? "not an octal mode (000 to 777)" : "not a numeric id");
+		return -1;
+	}
+	if (is_umask)
+		c->umask = (long long)v;
+	else if (!strcmp(key, "uid"))
+		c->uid = (long long)v;
+	else
+		c->gid = (long long)v;
+	return 0;
+}
+
 /* Split one -o argument into its comma-separated items. */
 static int take_opts(struct cli *c, char *list, char *err, size_t errlen)
 {
@@ -89,6 +121,13 @@ static int take_opts(struct cli *c, char *list, char *err, size_t errlen)
 		if (!*item || cli_is_fstab_only(item))
 			continue;
 		snprintf(key, sizeof(key), "%.*s", (int)(klen < sizeof(key) ? klen : sizeof(key) - 1), item);
+		if (!strcmp(key, "uid") || !strcmp(key, "gid") || !strcmp(key, "umask")) {
+			if (take_owner_opt(c, key, eq ? eq + 1 : NULL, err, errlen) < 0)
+				return -1;
+			continue;
+		}
+		if (!strcmp(key, "allow_other"))
+			c->allow_other = true;
 		if (!strcmp(key, "config")) {
 			if (!eq || !eq[1]) {
 				snprintf(err, errlen, "-o config needs a file: -o config=FILE");
@@ -132,6 +171,7 @@ int cli_parse(struct cli *c, int argc, char **argv, char *err, size_t errlen)
 	char *p;
 
 	memset(c, 0, sizeof(*c));
+	c->uid = c->gid = c->umask = -1;
 	/* -o values are split in place, so keep our own copy of argv's text. */
 	for (int i = 1; i < argc; i++)
 		total += strlen(argv[i]) + 1;

@@ -20,6 +20,11 @@ struct cli {
 	struct config_option *options;   /* configuration -o keys, in order */
 	size_t n_options;
 	char *fuse_opts;                 /* comma-joined -o options for FUSE */
+	/* -o uid=N, gid=N, umask=NNN (as in sshfs): the owner and group shown
+	 * for what no writer owns, and the bits masked from task folders and
+	 * files; -1 when not given. */
+	long long uid, gid, umask;
+	bool allow_other;                /* -o allow_other: a shared mount */
 	char *storage;                   /* owns the strings above */
 };
 

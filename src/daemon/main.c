@@ -19,6 +19,7 @@
 #include "fs.h"
 #include "kernel_notify.h"
 #include "log.h"
+#include "owners.h"
 #include "remote.h"
 #include "remote_protocols.h"
 #include "process_guard.h"
@@ -26,8 +27,10 @@
 #include "shared_fds.h"
 #include "sim.h"
 #include "state_lock.h"
+#include "store_probe.h"
 #include "task_store.h"
 #include "task_table.h"
+#include "trash.h"
 #include "tree.h"
 
 /* Start in the background the way a mount command should: the parent
@@ -121,6 +124,8 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct tree tree = {0};
+	struct owners owners;
+	struct trash *trash = NULL;
 	struct fs_context ctx;
 	struct stat st;
 	int status_fd = -1, rc = 1, mounted = 0;
@@ -171,6 +176,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (task_store_open(cfg.state_dir, &store, err, sizeof(err)) < 0) {
+		fprintf(stderr, "veofs: %s\n", err);
+		goto out;
+	}
+	/* A state dir that cannot keep tasks (a file system without the
+	 * calls the store needs) is refused now, not at the first prompt. */
+	if (store_probe(store, err, sizeof(err)) < 0) {
 		fprintf(stderr, "veofs: %s\n", err);
 		goto out;
 	}
@@ -248,7 +259,16 @@ int main(int argc, char **argv)
 	engine = engine_new(&eo, remote, store, table, &observer);
 	char seconds[16];
 	snprintf(seconds, sizeof(seconds), "%d", cfg.seconds);
+	owners_init(&owners);
+	if (cli.uid >= 0)
+		owners.uid = (uid_t)cli.uid;
+	if (cli.gid >= 0)
+		owners.gid = (gid_t)cli.gid;
+	if (cli.umask >= 0)
+		owners.umask = (mode_t)cli.umask;
+	owners.allow_other = cli.allow_other;
 	struct dropbox_options dbo = {
+		.owners = &owners,
 		.model = cfg.model,
 		.seconds = seconds,
 		.size = cfg.size,
@@ -264,11 +284,19 @@ int main(int argc, char **argv)
 	tree.engine = engine;
 	tree.notify = notify;
 	tree.fds = fds;
-	tree.uid = getuid();
-	tree.gid = getgid();
+	tree.uid = owners.uid;
+	tree.gid = owners.gid;
 	tree.started = time(NULL);
+	tree.owners = &owners;
+	trash = trash_new(&tree, cfg.state_dir);
+	if (!trash)
+		goto out;
+	tree.trash = trash;
+	trash_recover(trash);
 	ctx.tree = &tree;
 	ctx.dropbox = dropbox;
+	ctx.owners = &owners;
+	ctx.trash = trash;
 
 	if (asprintf(&fsopts, "fsname=veofs,subtype=veofs,default_permissions%s%s",
 		     cli.fuse_opts ? "," : "", cli.fuse_opts ? cli.fuse_opts : "") < 0)
@@ -349,6 +377,7 @@ out:
 	fuse_opt_free_args(&args);
 	fuse_loop_cfg_destroy(loop);
 	dropbox_free(dropbox);
+	trash_free(trash);
 	shared_fds_free(fds);
 	task_table_free(table);
 	remote_destroy(remote);

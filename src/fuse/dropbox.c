@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "fsutil.h"
+#include "owners.h"
 #include "inode.h"
 #include "kernel_notify.h"
 #include "log.h"
@@ -1111,8 +1112,9 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 			task_unref(t);
 			return -EEXIST;
 		}
-		if (renameat2(db->dirfd, from, db->dirfd, to, flags | RENAME_NOREPLACE) < 0)
-			return -errno;
+		rc = fs_rename_noreplace(db->dirfd, from, db->dirfd, to);
+		if (rc < 0)
+			return rc;
 		pthread_mutex_lock(&db->mu);
 		n = strmap_remove(db->by_name, from);
 		if (n) {
@@ -1141,8 +1143,13 @@ int dropbox_rename_at(struct dropbox *db, uint64_t parent, const char *from_name
 	}
 	if (is_prompt)
 		return rename_into_task(db, from, to, taskname, flags);
-	if (renameat2(db->dirfd, from, db->dirfd, to, flags) < 0)
+	if (flags & RENAME_NOREPLACE) {
+		int r = fs_rename_noreplace(db->dirfd, from, db->dirfd, to);
+		if (r < 0)
+			return r;
+	} else if (renameat(db->dirfd, from, db->dirfd, to) < 0) {
 		return -errno;
+	}
 	pthread_mutex_lock(&db->mu);
 	node_detach(db, to);
 	n = strmap_remove(db->by_name, from);
@@ -1724,6 +1731,7 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	t->created = time(NULL);
 	t->state = TASK_PENDING;
 	task_event_append(t, NULL);
+	owners_take_from_file(db->o.owners, t, db->dirfd, filename);
 
 	rc = task_store_create(db->store, t, image, image_len, why, sizeof(why));
 	if (rc < 0) {
@@ -1819,6 +1827,7 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 	char extra[300];
 	snprintf(extra, sizeof(extra), "attached to provider task %s", id);
 	task_event_append(t, extra);
+	owners_take_from_file(db->o.owners, t, db->dirfd, filename);
 	rc = task_store_create(db->store, t, NULL, 0, why, sizeof(why));
 	if (rc < 0) {
 		if (rc != -EEXIST)
@@ -1874,4 +1883,16 @@ void dropbox_recover(struct dropbox *db)
 		task_unref(t);
 	}
 	closedir(d);
+}
+
+int dropbox_chown_at(struct dropbox *db, uint64_t parent, const char *name, uid_t uid,
+		     gid_t gid)
+{
+	char rel[PATH_MAX];
+	bool staged;
+	int rc = rel_path(db, parent, name, rel, sizeof(rel), &staged);
+
+	if (rc < 0)
+		return rc;
+	return fchownat(db->dirfd, rel, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }

@@ -16,12 +16,14 @@ struct task_store;
 struct task_table;
 struct engine;
 struct kernel_notify;
+struct owners;
 
 struct dropbox_options {
 	const char *model;     /* defaults for prompts that name none */
 	const char *seconds;
 	const char *size;
 	int watermark;
+	const struct owners *owners; /* who writes what (NULL: the mount's user) */
 };
 
 struct dropbox;
@@ -87,6 +89,11 @@ ssize_t dropbox_readlink(struct dropbox *db, uint64_t ino, char *buf, size_t siz
 int dropbox_mkdir_at(struct dropbox *db, uint64_t parent, const char *name, mode_t mode,
 		     uint64_t *ino, struct stat *st);
 int dropbox_rmdir_at(struct dropbox *db, uint64_t parent, const char *name);
+
+/* Give the file or staging folder parent/name to the user who created it
+ * (shared mounts, veofs running as root). 0 or -errno. */
+int dropbox_chown_at(struct dropbox *db, uint64_t parent, const char *name, uid_t uid,
+		     gid_t gid);
 
 /* Accept the prompt file new/FILENAME as a task (used by flush and rename).
  * 0 or -errno; reasons go to new/NAME.error and the log. */

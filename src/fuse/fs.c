@@ -5,9 +5,12 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "inode.h"
 #include "log.h"
+#include "owners.h"
+#include "trash.h"
 
 /* new/ files change behind the kernel's back (prompts are consumed, error
  * files rewritten): never cache their attributes. Their names are kept a
@@ -40,7 +43,49 @@ static struct dropbox_file *dropbox_of_fh(uint64_t fh)
 
 static struct tree_file *tree_of_fh(uint64_t fh)
 {
-	return (fh & 1) ? NULL : (struct tree_file *)(uintptr_t)fh;
+	return (fh & 3) ? NULL : (struct tree_file *)(uintptr_t)fh;
+}
+
+/* Trash info files: tagged 2. */
+static uint64_t fh_of_trash(struct trash_file *f)
+{
+	return (uint64_t)(uintptr_t)f | 2;
+}
+
+static struct trash_file *trash_of_fh(uint64_t fh)
+{
+	return (fh & 3) == 2 ? (struct trash_file *)(uintptr_t)(fh & ~3ULL) : NULL;
+}
+
+/* Whether a call on parent/name is the trash's: inside it, or a dot-name
+ * at the root (.Trash-UID; trashed tasks' own names are hidden). */
+static bool to_trash(struct fs_context *c, fuse_ino_t parent, const char *name)
+{
+	return c->trash && (ino_is_trash(parent) ||
+			    (parent == INO_ROOT && name && trash_root_name(name)));
+}
+
+/* The attributes of a new/ entry as shown (owners of a shared mount). */
+static void dropbox_owner(struct fs_context *c, struct stat *st)
+{
+	if (c->owners)
+		owners_dropbox(c->owners, st);
+}
+
+/* A file or folder made in new/ belongs to whoever made it. */
+static void give_to_caller(fuse_req_t req, fuse_ino_t parent, const char *name,
+			   struct stat *st)
+{
+	struct fs_context *c = CTX(req);
+	const struct fuse_ctx *who = fuse_req_ctx(req);
+
+	if (!c->owners || !c->owners->chown_ok || !who)
+		return;
+	if (dropbox_chown_at(c->dropbox, parent, name, who->uid, who->gid) == 0) {
+		st->st_uid = who->uid;
+		st->st_gid = who->gid;
+	}
+	dropbox_owner(c, st);
 }
 
 static void reply_entry2(fuse_req_t req, const struct stat *st, double attr_timeout,
@@ -87,13 +132,16 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		uint64_t ino;
 		struct stat st;
 		rc = dropbox_lookup_at(c->dropbox, parent, name, &ino, &st);
-		if (rc < 0)
+		if (rc < 0) {
 			fuse_reply_err(req, -rc);
-		else
+		} else {
+			dropbox_owner(c, &st);
 			reply_entry2(req, &st, DROPBOX_TIMEOUT, DROPBOX_ENTRY_TIMEOUT);
+		}
 		return;
 	}
-	rc = tree_lookup(c->tree, parent, name, &a);
+	rc = to_trash(c, parent, name) ? trash_lookup(c->trash, parent, name, &a)
+				       : tree_lookup(c->tree, parent, name, &a);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -123,7 +171,11 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (ino_is_dropbox(ino)) {
 		rc = dropbox_getattr(c->dropbox, ino, &a.st);
+		if (rc == 0)
+			dropbox_owner(c, &a.st);
 		a.timeout = DROPBOX_TIMEOUT;
+	} else if (c->trash && ino_is_trash(ino)) {
+		rc = trash_getattr(c->trash, ino, &a);
 	} else {
 		rc = tree_getattr(c->tree, ino, &a);
 	}
@@ -140,6 +192,15 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct stat st;
 	int rc;
 
+	if (c->trash && ino_is_trash(ino)) {
+		struct tree_attr a;
+		rc = trash_setattr(c->trash, ino, attr, to_set, &a);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_attr(req, &a.st, a.timeout);
+		return;
+	}
 	if (!ino_is_dropbox(ino)) {
 		struct tree_attr a;
 		int harmless = !(to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
@@ -158,10 +219,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	rc = dropbox_setattr(c->dropbox, ino, fi ? dropbox_of_fh(fi->fh) : NULL, attr,
 			     to_set, &st);
-	if (rc < 0)
+	if (rc < 0) {
 		fuse_reply_err(req, -rc);
-	else
+	} else {
+		dropbox_owner(c, &st);
 		fuse_reply_attr(req, &st, DROPBOX_TIMEOUT);
+	}
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -173,6 +236,23 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	uint64_t ino;
 	int rc;
 
+	if (to_trash(c, parent, name)) {
+		struct trash_file *tf;
+		struct tree_attr a;
+		rc = trash_create(c->trash, parent, name, mode, fi->flags, &a, &tf);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		memset(&e, 0, sizeof(e));
+		e.ino = a.st.st_ino;
+		e.attr = a.st;
+		fi->fh = fh_of_trash(tf);
+		fi->direct_io = 1;
+		if (fuse_reply_create(req, &e, fi) != 0)
+			trash_release(tf);
+		return;
+	}
 	if (!in_dropbox(parent)) {
 		tree_log_refusal(c->tree, parent, name, "creating", EACCES);
 		fuse_reply_err(req, EACCES);
@@ -187,6 +267,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	give_to_caller(req, parent, name, &e.attr);
 	e.ino = ino;
 	e.generation = 0;
 	e.attr_timeout = DROPBOX_TIMEOUT;
@@ -216,16 +297,28 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	uint64_t ino;
 	int rc;
 
+	if (to_trash(c, parent, name)) {
+		struct tree_attr a;
+		const struct fuse_ctx *who = fuse_req_ctx(req);
+		rc = trash_mkdir(c->trash, parent, name, who ? who->uid : (uid_t)-1, &a);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			reply_entry2(req, &a.st, a.timeout, a.entry_timeout);
+		return;
+	}
 	if (!in_dropbox(parent)) {
 		tree_log_refusal(c->tree, parent, name, "mkdir", EACCES);
 		fuse_reply_err(req, EACCES);
 		return;
 	}
 	rc = dropbox_mkdir_at(c->dropbox, parent, name, mode, &ino, &st);
-	if (rc < 0)
+	if (rc < 0) {
 		fuse_reply_err(req, -rc);
-	else
+	} else {
+		give_to_caller(req, parent, name, &st);
 		reply_entry2(req, &st, DROPBOX_TIMEOUT, DROPBOX_ENTRY_TIMEOUT);
+	}
 }
 
 /* Links are scratch files of new/ (editors' locks); nowhere else. */
@@ -275,7 +368,8 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_context *c = CTX(req);
 	int rc = in_dropbox(parent) ? dropbox_unlink_at(c->dropbox, parent, name)
-				    : tree_unlink(c->tree, parent, name);
+		 : to_trash(c, parent, name) ? trash_unlink(c->trash, parent, name)
+		 : tree_unlink(c->tree, parent, name);
 
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }
@@ -284,7 +378,8 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_context *c = CTX(req);
 	int rc = in_dropbox(parent) ? dropbox_rmdir_at(c->dropbox, parent, name)
-				    : tree_rmdir(c->tree, parent, name);
+		 : to_trash(c, parent, name) ? trash_rmdir(c->trash, parent, name)
+		 : tree_rmdir(c->tree, parent, name);
 
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }
@@ -299,6 +394,8 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = dropbox_rename_at(c->dropbox, parent, name, newparent, newname, flags);
 	else if (in_dropbox(parent) || in_dropbox(newparent))
 		rc = -EXDEV;
+	else if (to_trash(c, parent, name) || to_trash(c, newparent, newname))
+		rc = trash_rename(c->trash, parent, name, newparent, newname, flags);
 	else if (parent == INO_ROOT && newparent == INO_ROOT)
 		rc = tree_rename(c->tree, name, newname, flags);
 	else
@@ -323,6 +420,19 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->fh = fh_of_dropbox(f);
 		if (fuse_reply_open(req, fi) != 0)
 			dropbox_release(c->dropbox, f);
+		return;
+	}
+	if (c->trash && ino_is_trash(ino)) {
+		struct trash_file *tf;
+		rc = trash_open(c->trash, ino, fi->flags, &tf);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fi->fh = fh_of_trash(tf);
+		fi->direct_io = 1;
+		if (fuse_reply_open(req, fi) != 0)
+			trash_release(tf);
 		return;
 	}
 	struct tree_file *f;
@@ -351,6 +461,14 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 	char *buf;
 
+	if (trash_of_fh(fi->fh)) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = trash_file_fd(trash_of_fh(fi->fh));
+		bv.buf[0].pos = off;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
 	if (tf) {
 		/* Bytes already on disk go from file to kernel by splice,
 		 * without a copy through us. */
@@ -384,7 +502,11 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct dropbox_file *df = dropbox_of_fh(fi->fh);
 	ssize_t n;
 
-	if (df)
+	if (trash_of_fh(fi->fh)) {
+		n = pwrite(trash_file_fd(trash_of_fh(fi->fh)), buf, size, off);
+		if (n < 0)
+			n = -errno;
+	} else if (df)
 		n = dropbox_write(df, buf, size, off);
 	else
 		n = tree_write(CTX(req)->tree, tree_of_fh(fi->fh), buf, size, off);
@@ -407,7 +529,9 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_context *c = CTX(req);
 	struct dropbox_file *df = dropbox_of_fh(fi->fh);
 
-	if (df)
+	if (trash_of_fh(fi->fh))
+		trash_release(trash_of_fh(fi->fh));
+	else if (df)
 		dropbox_release(c->dropbox, df);
 	else
 		tree_release(c->tree, tree_of_fh(fi->fh));
@@ -417,7 +541,11 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct dropbox_file *df = dropbox_of_fh(fi->fh);
+	struct trash_file *tf = trash_of_fh(fi->fh);
 	int rc = df ? dropbox_fsync(df, datasync) : 0;
+
+	if (tf && (datasync ? fdatasync(trash_file_fd(tf)) : fsync(trash_file_fd(tf))) < 0)
+		rc = -errno;
 
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }
@@ -487,6 +615,8 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, boo
 	if (in_dropbox(ino))
 		rc = dropbox_readdir_at(c->dropbox, ino, off,
 					plus ? dropbox_fill_plus : dir_fill, &b);
+	else if (c->trash && ino_is_trash(ino))
+		rc = trash_readdir(c->trash, ino, off, plus ? dropbox_fill_plus : dir_fill, &b);
 	else if (plus)
 		rc = tree_readdirplus(c->tree, ino, off, dir_fill_plus, &b);
 	else
@@ -524,7 +654,9 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	char *buf = size ? malloc(size) : NULL;
-	ssize_t n = size && !buf ? -ENOMEM : tree_getxattr(CTX(req)->tree, ino, name, buf, size);
+	ssize_t n = size && !buf ? -ENOMEM
+		    : ino_is_trash(ino) ? -ENODATA
+		    : tree_getxattr(CTX(req)->tree, ino, name, buf, size);
 
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -538,7 +670,9 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *buf = size ? malloc(size) : NULL;
-	ssize_t n = size && !buf ? -ENOMEM : tree_listxattr(CTX(req)->tree, ino, buf, size);
+	ssize_t n = size && !buf ? -ENOMEM
+		    : ino_is_trash(ino) ? 0
+		    : tree_listxattr(CTX(req)->tree, ino, buf, size);
 
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);

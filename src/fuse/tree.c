@@ -15,10 +15,12 @@
 #include "inode.h"
 #include "kernel_notify.h"
 #include "log.h"
+#include "owners.h"
 #include "prompt.h"
 #include "shared_fds.h"
 #include "task_store.h"
 #include "task_table.h"
+#include "trash.h"
 #include "video_reader.h"
 #include "xalloc.h"
 
@@ -50,6 +52,8 @@ static void dir_attr(struct tree *tr, struct stat *st, uint64_t ino, long long m
 	st->st_gid = tr->gid;
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)mtime;
 	st->st_blksize = 4096;
+	if (tr->owners && (ino == INO_ROOT || ino == INO_NEW))
+		owners_shared_dir(tr->owners, st);
 }
 
 /* t->mu held. */
@@ -62,6 +66,8 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 	a->entry_timeout = TIMEOUT_NAMES;
 	if (f == TF_DIR) {
 		dir_attr(tr, st, ino_of_task_file(t->tid, TF_DIR), mtime);
+		if (tr->owners)
+			owners_task(tr->owners, t, true, false, st);
 		a->timeout = TIMEOUT_CHANGING;
 		return;
 	}
@@ -97,6 +103,8 @@ static void task_file_attr(struct tree *tr, struct task *t, enum task_file f,
 		break;
 	}
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)mtime;
+	if (tr->owners)
+		owners_task(tr->owners, t, false, f == TF_CTL, st);
 }
 
 static long long root_mtime(struct tree *tr)
@@ -203,7 +211,7 @@ static int readdir_root(struct tree *tr, off_t off, tree_fill_fn fill, void *ctx
 			return 0;
 	}
 	uint32_t after = off <= ROOT_COOKIE_TASKS ? 0 : (uint32_t)(off - ROOT_COOKIE_TASKS);
-	for (;;) {
+	for (; off < TRASH_ROOT_COOKIE;) {
 		size_t n = task_table_list(tr->table, after, batch, 64);
 		size_t i;
 		int full = 0;
@@ -218,15 +226,20 @@ static int readdir_root(struct tree *tr, off_t off, tree_fill_fn fill, void *ctx
 				snprintf(name, sizeof(name), "%s", t->name);
 				pthread_mutex_unlock(&t->mu);
 				st.st_ino = ino_of_task_file(t->tid, TF_DIR);
-				full = fill(ctx, name, &st, ROOT_COOKIE_TASKS + t->tid);
+				/* A dot-name is a task in the trash (trash.c). */
+				if (name[0] != '.')
+					full = fill(ctx, name, &st, ROOT_COOKIE_TASKS + t->tid);
 				if (!full)
 					after = t->tid;
 			}
 			task_unref(t);
 		}
 		if (full)
-			break;
+			return 0;
 	}
+	/* The users' trash folders come last. */
+	if (tr->trash)
+		trash_readdir_root(tr->trash, off, fill, ctx);
 	return 0;
 }
 

@@ -14,6 +14,8 @@ struct task_table;
 struct task_store;
 struct engine;
 struct kernel_notify;
+struct owners;
+struct trash;
 
 struct tree {
 	struct task_table *table;
@@ -24,6 +26,10 @@ struct tree {
 	uid_t uid;
 	gid_t gid;
 	long long started;
+	/* Owners and modes of a shared mount (NULL: everything the mount's
+	 * user's, as uid and gid say). */
+	const struct owners *owners;
+	struct trash *trash;        /* the mount's trash (NULL: none) */
 };
 
 /* How long the kernel may keep an answer; changes also invalidate. */

@@ -29,6 +29,44 @@ int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int fs_rename_noreplace_emulated(int fromfd, const char *from, int tofd, const char *to)
+{
+	struct stat st;
+	int rc;
+
+	if (fstatat(fromfd, from, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		if (linkat(fromfd, from, tofd, to, 0) < 0)
+			return -errno;
+		if (unlinkat(fromfd, from, 0) < 0) {
+			rc = -errno;
+			unlinkat(tofd, to, 0);
+			return rc;
+		}
+		return 0;
+	}
+	/* The reservation: mkdir fails with EEXIST on anything there. */
+	if (mkdirat(tofd, to, 0700) < 0)
+		return -errno;
+	if (renameat(fromfd, from, tofd, to) < 0) {
+		rc = -errno;
+		/* Only ever our own, still empty, reservation goes. */
+		unlinkat(tofd, to, AT_REMOVEDIR);
+		return rc == -ENOTEMPTY ? -EEXIST : rc;
+	}
+	return 0;
+}
+
+int fs_rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
+{
+	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP && errno != EOPNOTSUPP)
+		return errno == ENOTEMPTY ? -EEXIST : -errno;
+	return fs_rename_noreplace_emulated(fromfd, from, tofd, to);
+}
+
 int fs_fsync_dir(int dirfd)
 {
 	if (fsync(dirfd) < 0 && errno != EINVAL)

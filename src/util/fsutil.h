@@ -30,6 +30,19 @@ int fs_fsync_dir(int dirfd);
 int fs_mkdir_p(const char *path, mode_t mode);
 /* rm -rf of dirfd/name; best effort, 0 or -errno of the first failure. */
 int fs_remove_tree(int dirfd, const char *name);
+/* rename(2) that never replaces an existing target: renameat2 with
+ * RENAME_NOREPLACE, or where the file system refuses rename flags (NFS,
+ * CIFS, FUSE file systems on libfuse's high-level API answer EINVAL)
+ * fs_rename_noreplace_emulated. 0 or -errno; -EEXIST when to is taken. */
+int fs_rename_noreplace(int fromfd, const char *from, int tofd, const char *to);
+/* The same without rename flags. A directory: mkdir of the target as the
+ * atomic reservation, then a plain rename onto that empty directory (a
+ * crash in between leaves an empty directory and the source, both whole;
+ * nothing but our own reservation is ever replaced, since rename(2) onto
+ * a non-empty directory fails). Anything else: link(2) to the target
+ * (refused when taken), then unlink of the source. */
+int fs_rename_noreplace_emulated(int fromfd, const char *from, int tofd, const char *to);
+
 /* Write all of buf at off (retries short writes and EINTR); 0 or -errno. */
 int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 

@@ -225,3 +225,50 @@ Test(fsutil, fsync_dir)
 	cr_assert_eq(fs_fsync_dir(dfd), 0);
 	cr_assert_eq(fs_fsync_dir(-1), -EBADF);
 }
+
+/* The no-replace rename where rename flags are refused (NFS, high-level
+ * FUSE): never replaces a taken name, moves a whole directory. */
+Test(fsutil, rename_noreplace_emulated_never_replaces)
+{
+	char err[256], *text;
+	size_t len;
+
+	cr_assert_eq(mkdirat(dfd, "a", 0700), 0);
+	cr_assert_eq(mkdirat(dfd, "b", 0700), 0);
+	int a = openat(dfd, "a", O_RDONLY | O_DIRECTORY);
+	int b = openat(dfd, "b", O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(fs_write_atomic(a, "f", "A", 1, err, sizeof(err)), 0);
+	cr_assert_eq(fs_write_atomic(b, "f", "B", 1, err, sizeof(err)), 0);
+	close(a);
+	close(b);
+
+	/* onto a taken directory: refused, both intact */
+	cr_assert_eq(fs_rename_noreplace_emulated(dfd, "a", dfd, "b"), -EEXIST);
+	cr_assert_eq(fs_read_all(dfd, "a/f", 10, &text, &len), 0);
+	cr_assert_str_eq(text, "A");
+	free(text);
+	cr_assert_eq(fs_read_all(dfd, "b/f", 10, &text, &len), 0);
+	cr_assert_str_eq(text, "B");
+	free(text);
+	/* onto an empty directory someone made: refused too (it is not ours) */
+	cr_assert_eq(mkdirat(dfd, "empty", 0700), 0);
+	cr_assert_eq(fs_rename_noreplace_emulated(dfd, "a", dfd, "empty"), -EEXIST);
+	/* onto a free name: moved whole */
+	cr_assert_eq(fs_rename_noreplace_emulated(dfd, "a", dfd, "c"), 0);
+	cr_assert_eq(faccessat(dfd, "a", F_OK, 0), -1);
+	cr_assert_eq(fs_read_all(dfd, "c/f", 10, &text, &len), 0);
+	cr_assert_str_eq(text, "A");
+	free(text);
+
+	/* files: link then unlink */
+	cr_assert_eq(fs_write_atomic(dfd, "x", "X", 1, err, sizeof(err)), 0);
+	cr_assert_eq(fs_write_atomic(dfd, "y", "Y", 1, err, sizeof(err)), 0);
+	cr_assert_eq(fs_rename_noreplace_emulated(dfd, "x", dfd, "y"), -EEXIST);
+	cr_assert_eq(fs_rename_noreplace_emulated(dfd, "x", dfd, "z"), 0);
+	cr_assert_eq(faccessat(dfd, "x", F_OK, 0), -1);
+	cr_assert_eq(fs_read_all(dfd, "z", 10, &text, &len), 0);
+	cr_assert_str_eq(text, "X");
+	free(text);
+	cr_assert_eq(fs_rename_noreplace(dfd, "z", dfd, "y"), -EEXIST);
+	cr_assert_eq(fs_rename_noreplace_emulated(dfd, "missing", dfd, "w"), -ENOENT);
+}

@@ -241,3 +241,29 @@ Test(task_record, strings_with_a_nul_are_refused_not_cut_short)
 	cr_assert_null(t->seconds);
 	cr_assert_null(t->size);
 }
+
+/* Shared mounts and the trash: the prompt's writer and the trash fields. */
+Test(task_record, owner_and_trash_fields)
+{
+	static const char rec[] = "{\"state\": \"queued\", \"owner_uid\": 65534, "
+				  "\"owner_gid\": 100, \"trashed_from\": \"cat\", "
+				  "\"trashed_at\": 1767225600}";
+
+	cr_assert_eq(task_record_parse(rec, strlen(rec), t, err, sizeof(err)), 0, "%s", err);
+	cr_assert(t->owned);
+	cr_assert_eq(t->owner_uid, 65534);
+	cr_assert_eq(t->owner_gid, 100);
+	cr_assert_str_eq(t->trashed_from, "cat");
+	cr_assert_eq(t->trashed_at, 1767225600);
+}
+
+Test(task_record, no_owner_is_the_mounts_user_and_bad_trash_names_are_none)
+{
+	static const char rec[] = "{\"state\": \"queued\", \"owner_uid\": -3, "
+				  "\"trashed_from\": \"a/b\"}";
+
+	cr_assert_eq(task_record_parse(rec, strlen(rec), t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not(t->owned);
+	cr_assert_str_eq(t->trashed_from, "");
+	cr_assert_eq(t->trashed_at, 0);
+}
