@@ -18,6 +18,17 @@ static int printable_type(const unsigned char *t)
 	return 1;
 }
 
+enum video_kind video_kind_of(const void *head, size_t len)
+{
+	const unsigned char *p = head;
+
+	if (len >= 8 && !memcmp(p + 4, "ftyp", 4))
+		return VIDEO_KIND_MP4;
+	if (len >= 4 && !memcmp(p, "\x1a\x45\xdf\xa3", 4))
+		return VIDEO_KIND_WEBM;
+	return VIDEO_KIND_NONE;
+}
+
 enum mp4_verdict mp4_check_fd(int fd, int64_t size, char *err, size_t errlen)
 {
 	unsigned char h[16];

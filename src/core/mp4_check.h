@@ -15,6 +15,17 @@ enum mp4_verdict {
 	MP4_GARBLED,    /* a box header makes no sense */
 };
 
+/* What a file's first bytes say it is: a body is judged by its bytes, not
+ * by what a server labelled it. */
+enum video_kind {
+	VIDEO_KIND_NONE,  /* no video container (JSON, text, anything else) */
+	VIDEO_KIND_MP4,   /* MP4/MOV: an ftyp box first */
+	VIDEO_KIND_WEBM,  /* WebM/Matroska: the EBML magic 1A 45 DF A3 */
+};
+/* VIDEO_KIND_SNIFF bytes are enough to tell (fewer: the whole file). */
+#define VIDEO_KIND_SNIFF 12
+enum video_kind video_kind_of(const void *head, size_t len);
+
 /* Walk the top-level boxes of the size-byte file fd. On anything but
  * MP4_WHOLE/MP4_NOT_MP4, a reason goes to err. */
 enum mp4_verdict mp4_check_fd(int fd, int64_t size, char *err, size_t errlen);

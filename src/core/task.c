@@ -27,8 +27,8 @@ static const char *keep_name(struct task *t, const char *name)
 void task_api_reset(struct task *t)
 {
 	free(t->id);
-	free(t->task_json);
 	free(t->status_word_logged);
+	free(t->video_link);
 	t->api = (struct task_api){ .submit = SUBMIT_NONE };
 }
 
@@ -105,8 +105,8 @@ void task_unref(struct task *t)
 	free(t->id);
 	free(t->reason);
 	free(t->note);
-	free(t->task_json);
 	free(t->status_word_logged);
+	free(t->video_link);
 	free(t->events);
 	free(t);
 }
@@ -206,6 +206,8 @@ const char *task_file_name(const struct task *t, enum task_file f)
 {
 	if (f == TF_IMAGE)
 		return t->image_file ? t->image_file : "image";
+	if (f == TF_VIDEO)
+		return t->video_webm ? "video.webm" : "video.mp4";
 	return f < TF_COUNT ? file_names[f] : NULL;
 }
 
@@ -217,7 +219,7 @@ bool task_file_visible(const struct task *t, enum task_file f)
 	case TF_ID:
 		return t->id != NULL;
 	case TF_TASK_JSON:
-		return t->task_json != NULL;
+		return t->has_task_json;
 	case TF_ERROR:
 		return t->state == TASK_FAILED;
 	case TF_VIDEO:
@@ -266,16 +268,6 @@ char *task_file_text(const struct task *t, enum task_file f, size_t *len)
 				memcpy(s, t->events, t->events_len);
 			s[t->events_len] = '\0';
 			*len = t->events_len;
-			return s;
-		}
-		break;
-	case TF_TASK_JSON:
-		s = malloc(t->task_json_len + 1);
-		if (s) {
-			if (t->task_json_len)
-				memcpy(s, t->task_json, t->task_json_len);
-			s[t->task_json_len] = '\0';
-			*len = t->task_json_len;
 			return s;
 		}
 		break;

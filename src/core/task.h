@@ -105,9 +105,16 @@ struct task {
 		 * known), so that a script that waits for "completed" always
 		 * finds the file. */
 		bool api_completed;
-		char *task_json;          /* last object the API returned, verbatim */
-		size_t task_json_len;
+		/* task.json, the last object the API returned: kept on disk
+		 * only (an answer can be megabytes, times every task), read
+		 * from there when the file is read. */
+		bool has_task_json;
+		size_t task_json_len;     /* its size on disk */
+		uint64_t task_json_hash;  /* of the answer it holds; 0 unknown */
 		bool cancel_requested;    /* a remote DELETE is owed */
+		/* The video's link where the status object names one (a
+		 * gateway that serves no /content): fetched instead. */
+		char *video_link;
 		/* The note is news that lasts until the task moves (a
 		 * refused cancel), not trouble the next answer clears. */
 		bool note_until_moved;
@@ -132,6 +139,12 @@ struct task {
 		int64_t stall_since_ms;
 		int64_t thumb_size;       /* thumbnail.webp in the task dir; -1 none */
 		bool thumb_tried;         /* asked the provider once this mount */
+		/* The video is WebM/Matroska: shown and kept as video.webm. */
+		bool video_webm;
+		/* Download the finished video once more (ctl refresh, or a
+		 * published file that is no video): the one shown stays
+		 * until the new one is whole. */
+		bool refetch;
 	);
 
 	/* Attempts behind the current backoffs: reset by a retry. */
@@ -139,6 +152,9 @@ struct task {
 		int poll_delay_s;         /* attempts behind the poll backoff */
 		int not_found_count;
 		int download_failures;
+		int cancel_failures;      /* server errors answering a cancel */
+		int64_t video_errors_since_ms; /* server errors for a completed
+						  task's video began (0: none) */
 	);
 
 	/* The last change could not be written to record.json: the engine
@@ -169,6 +185,10 @@ struct task {
 	 * empty when not in the trash. */
 	char trashed_from[256];
 	long long trashed_at;
+	/* record.json could not be read: shown failed ("damaged record"),
+	 * its files as they are, never sent, its record never rewritten
+	 * (it may hold what a hand can still recover); rmdir removes it. */
+	bool damaged;
 };
 
 struct task *task_new(const char *name);

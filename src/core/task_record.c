@@ -167,6 +167,7 @@ int task_record_parse(const char *json, size_t len, struct task *t,
 	t->api_completed = json_is_true(json_object_get(o, "api_completed")) ||
 			   t->state == TASK_COMPLETED;
 	task_set_str(&t->reason, jstr(o, "reason"));
+	task_set_str(&t->video_link, jstr(o, "video_link"));
 	/* A cancel the provider has not confirmed yet is asked again. */
 	t->cancel_requested = json_is_true(json_object_get(o, "cancel_requested")) &&
 			      t->state != TASK_FAILED && t->state != TASK_COMPLETED;
@@ -177,6 +178,7 @@ int task_record_parse(const char *json, size_t len, struct task *t,
 	t->video_synced = n > 0 ? n : 0;
 	t->ranges_ok = json_is_true(json_object_get(o, "ranges_ok"));
 	record_owner_and_trash(o, t);
+	t->video_webm = jstr(o, "video_type") && !strcmp(jstr(o, "video_type"), "webm");
 	json_decref(o);
 	return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "mp4_check.h"
 #include "task_record.h"
 
 #define RECORD "record.json"
@@ -137,6 +138,8 @@ static char *record_dump(const struct task *t)
 	json_object_set_new(o, "api_completed", json_boolean(t->api_completed));
 	if (t->cancel_requested)
 		json_object_set_new(o, "cancel_requested", json_true());
+	if (t->video_link)
+		json_object_set_new(o, "video_link", json_string(t->video_link));
 	json_object_set_new(o, "progress", json_integer(t->progress));
 	if (t->id)
 		json_object_set_new(o, "id", json_string(t->id));
@@ -153,6 +156,8 @@ static char *record_dump(const struct task *t)
 		json_object_set_new(o, "trashed_from", json_string(t->trashed_from));
 		json_object_set_new(o, "trashed_at", json_integer(t->trashed_at));
 	}
+	if (t->video_webm)
+		json_object_set_new(o, "video_type", json_string("webm"));
 	text = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(o);
 	return text;
@@ -303,7 +308,7 @@ int task_store_save(struct task_store *s, struct task *t)
 
 	pthread_mutex_lock(&t->save_mu);
 	pthread_mutex_lock(&t->mu);
-	if (t->deleted) {
+	if (t->deleted || t->damaged) {
 		pthread_mutex_unlock(&t->mu);
 		pthread_mutex_unlock(&t->save_mu);
 		return 0;
@@ -331,22 +336,16 @@ int task_store_save(struct task_store *s, struct task *t)
 	return rc;
 }
 
-void task_store_save_answer(struct task_store *s, struct task *t)
+void task_store_save_answer(struct task_store *s, struct task *t, const char *json,
+			    size_t len)
 {
 	char err[256];
-	char *json = NULL, *name;
-	size_t len = 0;
+	char *name;
 	int fd;
 
 	pthread_mutex_lock(&t->save_mu);
 	pthread_mutex_lock(&t->mu);
 	name = t->deleted ? NULL : strdup(t->name);
-	if (name && t->task_json) {
-		len = t->task_json_len;
-		json = malloc(len + 1);
-		if (json)
-			memcpy(json, t->task_json, len);
-	}
 	pthread_mutex_unlock(&t->mu);
 	if (name && json) {
 		fd = own_dirfd(s, t);
@@ -357,7 +356,6 @@ void task_store_save_answer(struct task_store *s, struct task *t)
 		}
 	}
 	pthread_mutex_unlock(&t->save_mu);
-	free(json);
 	free(name);
 }
 
@@ -406,10 +404,13 @@ int task_store_open_video(struct task_store *s, struct task *t, bool part, int f
 {
 	int dfd, fd;
 
+	pthread_mutex_lock(&t->mu);
+	const char *final = t->video_webm ? "video.webm" : "video.mp4";
+	pthread_mutex_unlock(&t->mu);
 	dfd = own_dirfd(s, t);
 	if (dfd < 0)
 		return dfd;
-	fd = openat(dfd, part ? "video.mp4.part" : "video.mp4", flags | O_CLOEXEC, 0600);
+	fd = openat(dfd, part ? "video.mp4.part" : final, flags | O_CLOEXEC, 0600);
 	if (fd < 0)
 		fd = -errno;
 	close(dfd);
@@ -430,7 +431,7 @@ int task_store_open_file(struct task_store *s, struct task *t, const char *file)
 	return fd;
 }
 
-int task_store_finish_video(struct task_store *s, struct task *t, int part_fd)
+int task_store_finish_video(struct task_store *s, struct task *t, int part_fd, bool webm)
 {
 	int dfd, rc = 0;
 
@@ -439,10 +440,13 @@ int task_store_finish_video(struct task_store *s, struct task *t, int part_fd)
 	dfd = own_dirfd(s, t);
 	if (dfd < 0)
 		return dfd;
-	if (renameat(dfd, "video.mp4.part", dfd, "video.mp4") < 0)
+	if (renameat(dfd, "video.mp4.part", dfd, webm ? "video.webm" : "video.mp4") < 0) {
 		rc = -errno;
-	else
+	} else {
+		/* A video fetched again may have changed container. */
+		unlinkat(dfd, webm ? "video.mp4" : "video.webm", 0);
 		rc = fs_fsync_dir(dfd);
+	}
 	close(dfd);
 	return rc;
 }
@@ -468,6 +472,7 @@ int task_store_reset_video(struct task_store *s, struct task *t)
 		return dfd;
 	unlinkat(dfd, "video.mp4.part", 0);
 	unlinkat(dfd, "video.mp4", 0);
+	unlinkat(dfd, "video.webm", 0);
 	unlinkat(dfd, "thumbnail.webp", 0);
 	fs_fsync_dir(dfd);
 	close(dfd);
@@ -491,7 +496,25 @@ static void load_video(struct task *t, int dfd)
 	if (fstatat(dfd, "thumbnail.webp", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
 		t->thumb_size = st.st_size;
 
-	if (fstatat(dfd, "video.mp4", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+	const char *final = "video.mp4";
+	if (fstatat(dfd, final, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    fstatat(dfd, "video.webm", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		final = "video.webm";
+	if (fstatat(dfd, final, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		t->video_webm = !strcmp(final, "video.webm");
+		unsigned char head[VIDEO_KIND_SNIFF];
+		int fd = openat(dfd, final, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? pread(fd, head, sizeof(head), 0) : -1;
+		if (fd >= 0)
+			close(fd);
+		/* A body that was no video, published by an older veofs
+		 * (JSON saved as video.mp4): fetched again, shown as it is
+		 * until the real one is whole. */
+		if (n >= 0 && video_kind_of(head, (size_t)n) == VIDEO_KIND_NONE) {
+			log_warn("task %s: its %s is not a video; fetching it again",
+				 t->name, final);
+			t->refetch = true;
+		}
 		t->video_done = true;
 		t->video_size = st.st_size;
 		t->video_shown_size = st.st_size;
@@ -525,9 +548,20 @@ static struct task *load_one(struct task_store *s, const char *name)
 		goto fail;
 	rc = fs_read_all(dfd, RECORD, RECORD_MAX, &text, &len);
 	if (rc < 0 || task_record_parse(text, len, t, why, sizeof(why)) < 0) {
-		log_error("task %s: unreadable record in %s/tasks/%s (%s); left alone",
-			  name, s->path, name, rc < 0 ? strerror(-rc) : why);
-		goto fail;
+		char reason[400];
+		snprintf(reason, sizeof(reason), "damaged record: %s\n"
+			 "%s/tasks/%s/record.json cannot be read; the task is never sent "
+			 "again, its files are shown as they are, rmdir removes it",
+			 rc < 0 ? strerror(-rc) : why, s->path, name);
+		log_error("task %s: %s", name, reason);
+		/* Shown, not hidden: a hidden task keeps its name taken and
+		 * its paid video out of sight. Nothing of the record is
+		 * trusted. */
+		task_unref(t);
+		t = task_new(name);
+		t->damaged = true;
+		t->state = TASK_FAILED;
+		t->reason = strdup(reason);
 	}
 	free(text);
 	text = NULL;
@@ -537,10 +571,10 @@ static struct task *load_one(struct task_store *s, const char *name)
 	} else {
 		t->prompt = strdup("");
 	}
-	if (fs_read_all(dfd, "task.json", RECORD_MAX, &text, &len) == 0) {
-		t->task_json = text;
-		t->task_json_len = len;
-		text = NULL;
+	struct stat st;
+	if (fstatat(dfd, "task.json", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		t->has_task_json = true;
+		t->task_json_len = (size_t)st.st_size;
 	}
 	if (fs_read_all(dfd, "events", EVENTS_MAX, &text, &len) == 0) {
 		t->events = text;
@@ -639,6 +673,19 @@ int task_store_load(struct task_store *s,
 				     "provider may have created the task: check its "
 				     "dashboard before retrying");
 			const char *line = task_event_append(t, "submission outcome unknown");
+			task_store_append_event(s, t, line);
+			task_store_save(s, t);
+		}
+		if (t->state == TASK_PENDING && t->submit == SUBMIT_NONE &&
+		    (!t->prompt || !t->prompt[0])) {
+			/* Never sent, and what was to be sent is gone: sending
+			 * it would pay for a video of nothing. */
+			log_error("task %s: its prompt file is missing from %s/tasks/%s; "
+				  "shown as damaged, never sent", t->name, s->path, t->name);
+			t->state = TASK_FAILED;
+			task_set_str(&t->reason, "damaged task: its prompt file is missing from "
+				     "the state dir; nothing was sent");
+			const char *line = task_event_append(t, "damaged task: no prompt");
 			task_store_append_event(s, t, line);
 			task_store_save(s, t);
 		}

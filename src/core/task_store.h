@@ -47,8 +47,10 @@ int task_store_create(struct task_store *s, struct task *t,
 /* Rewrite record.json from the task's current fields (durable). Takes t->mu
  * itself. 0 or -errno; failures are logged. */
 int task_store_save(struct task_store *s, struct task *t);
-/* Replace task.json with t's last answer (takes t->mu). */
-void task_store_save_answer(struct task_store *s, struct task *t);
+/* Replace task.json with an answer of the provider's (bounded by the
+ * caller). */
+void task_store_save_answer(struct task_store *s, struct task *t, const char *json,
+			    size_t len);
 /* Append one line to the events file. */
 void task_store_append_event(struct task_store *s, struct task *t, const char *line);
 /* Forget a task: its directory (and video) go. The caller holds the
@@ -56,10 +58,12 @@ void task_store_append_event(struct task_store *s, struct task *t, const char *l
  * can land in a new task of the same name. */
 int task_store_remove(struct task_store *s, const char *name);
 
-/* The video: open the part file (creating it) or the finished file. */
+/* The video: open the part file (creating it) or the finished file
+ * (video.mp4, or video.webm for a WebM task). */
 int task_store_open_video(struct task_store *s, struct task *t, bool part, int flags);
-/* fsync the part file fd, rename it to video.mp4, fsync the directory. */
-int task_store_finish_video(struct task_store *s, struct task *t, int part_fd);
+/* fsync the part file fd, rename it over the finished file (video.webm
+ * when webm, else video.mp4; the other name goes), fsync the directory. */
+int task_store_finish_video(struct task_store *s, struct task *t, int part_fd, bool webm);
 /* Durably write a file of the task's directory (the thumbnail). */
 int task_store_save_file(struct task_store *s, struct task *t, const char *file,
 			 const void *data, size_t len);

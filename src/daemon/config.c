@@ -36,6 +36,7 @@ enum key_type {
 	KT_PATH,        /* required path: storage.state_dir */
 	KT_OPT_PATH,    /* empty means none */
 	KT_INT,
+	KT_BYTES,     /* long long: a byte count, K/M/G/T suffixes allowed */
 	KT_SECONDS,
 	KT_SIZE,
 	KT_BOOL,
@@ -45,7 +46,8 @@ enum key_type {
 };
 
 enum key_id {
-	K_BASE_URL, K_API_KEY, K_API_KEY_FILE, K_TIMEOUT, K_PROTOCOL, K_MODEL, K_SECONDS,
+	K_BASE_URL, K_API_KEY, K_API_KEY_FILE, K_TIMEOUT, K_MIN_DOWNLOAD_RATE,
+	K_MAX_VIDEO_BYTES, K_VIDEO_DEADLINE, K_PROTOCOL, K_MODEL, K_SECONDS,
 	K_SIZE, K_WATERMARK, K_INTERVAL, K_MAX_INTERVAL, K_STATE_DIR,
 	K_DURATION, K_SIM_PROTOCOL, K_SIM_DIALECT, K_SIM_PROGRESS, K_SIM_JITTER, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
 };
@@ -85,6 +87,14 @@ static const struct key_def keys[N_KEYS] = {
 		FIELD(api_key_file), 0, 0, "a file name" },
 	[K_TIMEOUT] = { "api", "timeout", KT_INT, FIELD(timeout), 1, 3600,
 		"a whole number of seconds from 1 to 3600" },
+	[K_MIN_DOWNLOAD_RATE] = { "api", "min_download_rate", KT_INT,
+		FIELD(min_download_rate), 0, 1 << 30,
+		"a whole number of bytes per second from 0 to 1073741824 (0: no floor)" },
+	[K_MAX_VIDEO_BYTES] = { "api", "max_video_bytes", KT_BYTES,
+		FIELD(max_video_bytes), 0, 0,
+		"a number of bytes from 1M to 1T, with K, M, G or T for powers of 1024" },
+	[K_VIDEO_DEADLINE] = { "api", "video_deadline", KT_INT, FIELD(video_deadline),
+		10, 86400, "a whole number of seconds from 10 to 86400" },
 	[K_PROTOCOL] = { "api", "protocol", KT_CHOICE, FIELD(protocol), 0, 0,
 		"openai, gemini or openrouter", protocols },
 	[K_MODEL] = { "defaults", "model", KT_MODEL, FIELD(model), 0, 0,
@@ -301,6 +311,48 @@ static bool parse_int(const char *s, int min, int max, int *out)
 	return true;
 }
 
+/* "4294967296", "4G", "512M": 1 MiB to 1 TiB. */
+static bool parse_bytes(const char *s, long long *out)
+{
+	unsigned long long v = 0;
+	int shift = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return false;
+	for (; isdigit((unsigned char)*s); s++) {
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > (1ULL << 40))
+			return false;
+	}
+	switch (*s) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	case 't': case 'T':
+		shift = 40;
+		break;
+	default:
+		return false;
+	}
+	if (*s && s[1])
+		return false;
+	if (v > (1ULL << 40) >> shift)
+		return false;
+	v <<= shift;
+	if (v < (1ULL << 20))
+		return false;
+	*out = (long long)v;
+	return true;
+}
+
 static bool url_valid(const char *url)
 {
 	const char *host;
@@ -397,6 +449,10 @@ static int set_key(struct loader *ld, enum key_id id, const char *value,
 		if (!parse_int(value, k->min, k->max, &ival))
 			goto bad;
 		*(int *)(base + k->offset) = ival;
+		break;
+	case KT_BYTES:
+		if (!parse_bytes(value, (long long *)(base + k->offset)))
+			goto bad;
 		break;
 	case KT_SECONDS:
 		/* The same values a prompt's front matter accepts. */
@@ -890,6 +946,9 @@ static int set_defaults(struct config *c)
 	c->model = strdup(DEFAULT_MODEL);
 	c->size = strdup(DEFAULT_SIZE);
 	c->timeout = 60;
+	c->min_download_rate = 1024;
+	c->max_video_bytes = 4LL << 30;
+	c->video_deadline = 600;
 	c->seconds = 8;
 	c->watermark = false;
 	c->poll_interval = 5;

@@ -13,6 +13,9 @@ struct config {
 	char *api_key;         /* api.api_key (never logged) */
 	char *api_key_file;    /* api.api_key_file */
 	int timeout;           /* api.timeout, seconds */
+	int min_download_rate; /* api.min_download_rate, bytes/s; 0: none */
+	long long max_video_bytes; /* api.max_video_bytes */
+	int video_deadline;    /* api.video_deadline, seconds */
 	char *protocol;        /* api.protocol: openai, gemini or openrouter */
 	char *model;           /* defaults.model */
 	int seconds;           /* defaults.seconds: 4, 6, 8 or 12 */

@@ -223,6 +223,7 @@ int main(int argc, char **argv)
 		.base_url = base_url,
 		.api_key = cfg.api_key,
 		.timeout_s = cfg.timeout,
+		.min_download_rate = cfg.min_download_rate,
 	};
 	/* The protocol is the remote: the engine above sees the same
 	 * video objects from each. */
@@ -247,6 +248,8 @@ int main(int argc, char **argv)
 		.poll_interval_s = cfg.poll_interval,
 		.poll_max_interval_s = cfg.poll_max_interval,
 		.timeout_s = cfg.timeout,
+		.max_video_bytes = cfg.max_video_bytes,
+		.video_deadline_s = cfg.video_deadline,
 		.on_complete = cfg.on_complete,
 		.on_failed = cfg.on_failed,
 		.mountpoint = mountpoint,
@@ -374,6 +377,7 @@ out:
 	kernel_notify_free(notify);
 	if (se)
 		fuse_session_destroy(se);
+	tree_release_all(&tree);
 	fuse_opt_free_args(&args);
 	fuse_loop_cfg_destroy(loop);
 	dropbox_free(dropbox);

@@ -45,6 +45,12 @@ bool ctl_allowed(const struct task *t, enum ctl_command c, char *why, size_t why
 				 task_state_name(t->state));
 			return false;
 		}
+		if (t->damaged) {
+			snprintf(why, whylen, "the task's record is damaged, so what was sent "
+				 "and paid for is not known; remove it (rmdir) and write a new "
+				 "NAME.prompt");
+			return false;
+		}
 		/* Attached by its id (new/NAME.id): nothing was ever accepted
 		 * to send, and a create without the user's prompt is never
 		 * sent. */

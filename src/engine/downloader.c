@@ -22,7 +22,10 @@
  * gone) before the task is marked failed. */
 #define PERMANENT_FAILURE_LIMIT 5
 /* A thumbnail is a small picture; anything bigger is not one. */
-#define THUMBNAIL_MAX (8 << 20)
+/* A thumbnail is a small WebP. A gateway that ignores ?variant=thumbnail
+ * (new-api's video proxy, LiteLLM) answers with the whole video: the
+ * probe stops at its first bytes, or at this bound, never fetching it. */
+#define THUMBNAIL_MAX (1 << 20)
 
 struct download {
 	struct engine *e;
@@ -32,7 +35,20 @@ struct download {
 	int64_t last_sync;
 	bool size_learned;
 	bool restart;          /* the server's size changed: start over */
-	char err[128];
+	/* Fetching a finished video again: the one shown is left alone
+	 * until the new one is whole and checked. */
+	bool refetch;
+	int64_t total;         /* what on_start said, -1 unknown */
+	/* The first bytes decide what the body is (a body is judged by its
+	 * bytes): judged is set once they did; a resume was judged when
+	 * its first bytes came. */
+	bool judged;
+	bool webm;
+	unsigned char head[VIDEO_KIND_SNIFF];
+	size_t head_len;
+	bool not_video;        /* the bytes are no video container */
+	bool too_big;          /* past api.max_video_bytes */
+	char err[REMOTE_REASON_MAX];
 };
 
 /* video.mp4 can be shown: the task reads "completed" from now on. t->mu
@@ -47,6 +63,35 @@ static void show_completed(struct task *t, struct task_change *c)
 	c->event_text[c->events++] = NULL;
 	c->files |= (1u << TF_STATUS) | (1u << TF_PROGRESS) | (1u << TF_DIR);
 	c->log = "completed";
+}
+
+/* The size is known and the first bytes are a video: video.mp4 (or
+ * video.webm) shows from now on, with its real size. t->mu held. */
+static void show_video(struct download *d, struct task_change *c)
+{
+	struct task *t = d->t;
+
+	if (d->refetch || d->total < 0 || t->video_size >= 0)
+		return;
+	t->video_size = d->total;
+	t->video_shown_size = d->total;
+	d->size_learned = true;
+	show_completed(t, c);
+	c->save = true;
+	c->files |= (1u << TF_DIR) | (1u << TF_VIDEO);
+}
+
+static void too_big(struct download *d, int64_t total)
+{
+	long long max = (long long)d->e->o.max_video_bytes;
+
+	d->too_big = true;
+	if (total >= 0)
+		snprintf(d->err, sizeof(d->err), "the video is %lld bytes, more than "
+			 "api.max_video_bytes (%lld)", (long long)total, max);
+	else
+		snprintf(d->err, sizeof(d->err), "the provider sent more than "
+			 "api.max_video_bytes (%lld bytes)", max);
 }
 
 /* A change that only rewrites the record. */
@@ -67,22 +112,22 @@ static int on_start(void *ctx, int64_t total, bool range_honoured)
 	int rc = 0;
 
 	engine_change_begin(&c, t);
+	d->total = total;
 	if (t->deleted) {
 		rc = -1;
+	} else if (total > d->e->o.max_video_bytes) {
+		too_big(d, total);
+		rc = -1;
+	} else if (d->refetch) {
+		/* Nothing of the video shown changes yet. */
 	} else if (total >= 0 && t->video_size >= 0 && total != t->video_size) {
 		/* Not the video we were resuming: never splice two. */
 		d->restart = true;
 		rc = -1;
-	} else if (total >= 0 && t->video_size < 0) {
-		/* video.mp4 shows from now on, with its real size. */
-		t->video_size = total;
-		t->video_shown_size = total;
-		d->size_learned = true;
-		show_completed(t, &c);
-		c.save = true;
-		c.files |= (1u << TF_DIR) | (1u << TF_VIDEO);
+	} else if (d->judged) {
+		show_video(d, &c);
 	}
-	if (d->offset > 0 && range_honoured) {
+	if (!d->refetch && d->offset > 0 && range_honoured) {
 		t->ranges_ok = true;
 		t->range_support = 1;
 	}
@@ -90,25 +135,77 @@ static int on_start(void *ctx, int64_t total, bool range_honoured)
 	return rc;
 }
 
+/* The first bytes are in (or all there is): is it a video, and which?
+ * 0, or -1 when it is none. */
+static int judge_head(struct download *d)
+{
+	struct task *t = d->t;
+	struct task_change c;
+	enum video_kind kind = video_kind_of(d->head, d->head_len);
+
+	if (kind == VIDEO_KIND_NONE) {
+		char hex[3 * VIDEO_KIND_SNIFF + 1] = "";
+		for (size_t i = 0; i < d->head_len; i++)
+			snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%s%02x", i ? " " : "",
+				 d->head[i]);
+		snprintf(d->err, sizeof(d->err),
+			 "the provider sent bytes that are no video (they start %s)", hex);
+		d->not_video = true;
+		return -1;
+	}
+	d->judged = true;
+	d->webm = kind == VIDEO_KIND_WEBM;
+	if (d->refetch)
+		return 0;
+	engine_change_begin(&c, t);
+	if (t->video_webm != d->webm) {
+		t->video_webm = d->webm;
+		c.save = true;
+	}
+	show_video(d, &c);
+	engine_commit(d->e, &c);
+	return 0;
+}
+
 static int on_data(void *ctx, const void *buf, size_t len)
 {
 	struct download *d = ctx;
 	struct task *t = d->t;
-	int rc = fs_pwrite_all(d->fd, buf, len, d->offset);
+	int rc;
 	bool checkpoint = false;
 
+	if (d->offset + (int64_t)len > d->e->o.max_video_bytes) {
+		too_big(d, -1);
+		return -1;
+	}
+	if (!d->judged) {
+		size_t n = len < sizeof(d->head) - d->head_len ? len : sizeof(d->head) - d->head_len;
+		memcpy(d->head + d->head_len, buf, n);
+		d->head_len += n;
+		if (d->head_len == sizeof(d->head) && judge_head(d) < 0)
+			return -1;
+	}
+	rc = fs_pwrite_all(d->fd, buf, len, d->offset);
 	if (rc < 0) {
 		snprintf(d->err, sizeof(d->err), "cannot write the video: %s", strerror(-rc));
 		return -1;
 	}
 	d->offset += (int64_t)len;
+	if (d->refetch) {
+		pthread_mutex_lock(&t->mu);
+		rc = t->deleted || atomic_load(&d->e->stopping) ? -1 : 0;
+		pthread_mutex_unlock(&t->mu);
+		return rc;
+	}
 	if (d->offset - d->last_sync >= CHECKPOINT_BYTES && fdatasync(d->fd) == 0) {
 		d->last_sync = d->offset;
 		checkpoint = true;
 	}
 	pthread_mutex_lock(&t->mu);
+	/* Readers' budgets are theirs: a trickle of bytes does not renew
+	 * them (video_reader.c), so a server sending a byte now and then
+	 * cannot hold a read past api.timeout. */
 	t->video_have = d->offset;
-	t->stall_since_ms = 0;
 	if (checkpoint)
 		t->video_synced = d->offset;
 	pthread_cond_broadcast(&t->video_cv);
@@ -119,11 +216,11 @@ static int on_data(void *ctx, const void *buf, size_t len)
 	return rc;
 }
 
-static struct work_next finish(struct engine *e, struct task *t, int fd)
+static struct work_next finish(struct engine *e, struct task *t, int fd, bool webm)
 {
 	struct task_change c;
 	char extra[96];
-	int rc = task_store_finish_video(e->store, t, fd);
+	int rc = task_store_finish_video(e->store, t, fd, webm);
 
 	if (rc < 0) {
 		log_error("task %s: cannot keep the video: %s", t->name, strerror(-rc));
@@ -138,8 +235,10 @@ static struct work_next finish(struct engine *e, struct task *t, int fd)
 	t->video_done = true;
 	t->video_synced = t->video_have;
 	t->download_failures = 0;
+	t->video_errors_since_ms = 0;
 	task_set_str(&t->note, NULL);
-	snprintf(extra, sizeof(extra), "video.mp4 saved (%lld bytes)", (long long)t->video_have);
+	snprintf(extra, sizeof(extra), "%s saved (%lld bytes)", task_file_name(t, TF_VIDEO),
+		 (long long)t->video_have);
 	c.event_text[c.events++] = extra;
 	c.save = true;
 	c.files |= (1u << TF_STATUS) | (1u << TF_VIDEO) | (1u << TF_DIR);
@@ -167,6 +266,15 @@ static int thumb_data(void *ctx, const void *buf, size_t len)
 
 	if (b->len + len > THUMBNAIL_MAX)
 		return -1;
+	/* Not "RIFF....WEBP": not a thumbnail, whatever its label says. */
+	if (b->len < 12 && b->len + len >= 12) {
+		unsigned char head[12];
+		if (b->len)
+			memcpy(head, b->data, b->len);
+		memcpy(head + b->len, buf, 12 - b->len);
+		if (memcmp(head, "RIFF", 4) || memcmp(head + 8, "WEBP", 4))
+			return -1;
+	}
 	p = realloc(b->data, b->len + len);
 	if (!p)
 		return -1;
@@ -213,11 +321,44 @@ void downloader_fetch_thumbnail(struct engine *e, struct task *t)
 	free(id);
 }
 
+/* The video fetched again is whole: it replaces the one shown. */
+static struct work_next finish_refetch(struct engine *e, struct task *t, struct download *d)
+{
+	struct task_change c;
+	char extra[128];
+	int rc = task_store_finish_video(e->store, t, d->fd, d->webm);
+
+	if (rc < 0) {
+		log_error("task %s: cannot keep the video fetched again: %s", t->name,
+			  strerror(-rc));
+		return work_after(engine_backoff_ms(e, 4, -1));
+	}
+	engine_change_begin(&c, t);
+	t->video_webm = d->webm;
+	t->video_size = d->offset;
+	t->video_shown_size = d->offset;
+	t->video_have = d->offset;
+	t->video_synced = d->offset;
+	t->refetch = false;
+	t->download_failures = 0;
+	t->video_errors_since_ms = 0;
+	task_set_str(&t->note, NULL);
+	snprintf(extra, sizeof(extra), "%s fetched again (%lld bytes)",
+		 task_file_name(t, TF_VIDEO), (long long)d->offset);
+	c.event_text[c.events++] = extra;
+	c.save = true;
+	c.files |= (1u << TF_STATUS) | (1u << TF_VIDEO) | (1u << TF_DIR);
+	c.log = extra;
+	pthread_cond_broadcast(&t->video_cv);
+	engine_commit(e, &c);
+	return WORK_IDLE;
+}
+
 struct work_next downloader_run(struct engine *e, struct task *t)
 {
 	struct remote_result res = {0};
 	struct remote_sink sink;
-	struct download d = {.e = e, .t = t, .fd = -1};
+	struct download d = {.e = e, .t = t, .fd = -1, .total = -1};
 	struct work_next next = WORK_IDLE;
 	struct task_change c;
 	char note[REMOTE_REASON_MAX + 96];
@@ -230,13 +371,17 @@ struct work_next downloader_run(struct engine *e, struct task *t)
 		pthread_mutex_unlock(&t->mu);
 		return WORK_IDLE;
 	}
-	if (t->video_done) {
+	if (t->video_done && !t->refetch) {
 		pthread_mutex_unlock(&t->mu);
 		downloader_fetch_thumbnail(e, t);
 		return WORK_IDLE;
 	}
 	id = xstrdup(t->id);
-	d.offset = t->video_have;
+	d.refetch = t->video_done;
+	d.offset = d.refetch ? 0 : t->video_have;
+	/* A resume goes on from bytes whose start was judged already. */
+	d.judged = d.offset > 0;
+	d.webm = t->video_webm;
 	pthread_mutex_unlock(&t->mu);
 
 	d.fd = task_store_open_video(e->store, t, true, O_RDWR | O_CREAT);
@@ -253,8 +398,27 @@ struct work_next downloader_run(struct engine *e, struct task *t)
 	sink.ctx = &d;
 	sink.on_start = on_start;
 	sink.on_data = on_data;
-	log_debug("task %s: downloading the video from byte %lld", t->name, (long long)d.offset);
-	rc = e->remote->ops->content(e->remote, id, NULL, d.offset, -1, 0, &sink, &res);
+	log_debug("task %s: downloading the video from byte %lld%s", t->name,
+		  (long long)d.offset, d.refetch ? " (again)" : "");
+	rc = engine_fetch_video(e, t, d.offset, -1, 0, &sink, &res);
+	/* A body shorter than the sniff: judged on what there is. */
+	if (rc == 0 && !d.judged && judge_head(&d) < 0)
+		rc = -1;
+	if (rc == 0 && d.refetch) {
+		char why[160];
+		if (d.total >= 0 && d.offset != d.total) {
+			snprintf(note, sizeof(note), "the video ended early");
+			res.retryable = true;
+			goto failed;
+		}
+		if (!d.webm && mp4_check_fd(d.fd, d.offset, why, sizeof(why)) != MP4_WHOLE) {
+			snprintf(note, sizeof(note), "%s", why);
+			res.retryable = true;
+			goto failed;
+		}
+		next = finish_refetch(e, t, &d);
+		goto out;
+	}
 	if (rc == 0) {
 		bool ok;
 		pthread_mutex_lock(&t->mu);
@@ -272,11 +436,12 @@ struct work_next downloader_run(struct engine *e, struct task *t)
 			goto failed;
 		}
 		char why[160];
-		enum mp4_verdict v = mp4_check_fd(d.fd, size, why, sizeof(why));
-		if (v == MP4_TRUNCATED || v == MP4_GARBLED) {
+		enum mp4_verdict v = d.webm ? MP4_WHOLE : mp4_check_fd(d.fd, size, why, sizeof(why));
+		if (v == MP4_TRUNCATED || v == MP4_GARBLED || v == MP4_NOT_MP4) {
 			/* Content-Length lied: what we have is not the video, and
 			 * resuming would splice. Start over. */
-			snprintf(note, sizeof(note), "%s", why);
+			snprintf(note, sizeof(note), "%s", v == MP4_NOT_MP4 ?
+				 "the video is not a whole MP4 file" : why);
 			engine_change_begin(&c, t);
 			t->video_size = -1;
 			t->video_have = 0;
@@ -286,9 +451,7 @@ struct work_next downloader_run(struct engine *e, struct task *t)
 			res.retryable = true;
 			goto failed;
 		}
-		if (v == MP4_NOT_MP4)
-			log_warn("task %s: the video is not an MP4 file; kept as it came", t->name);
-		next = finish(e, t, d.fd);
+		next = finish(e, t, d.fd, d.webm);
 		goto out;
 	}
 	if (d.restart) {
@@ -304,8 +467,15 @@ struct work_next downloader_run(struct engine *e, struct task *t)
 		goto out;
 	}
 	snprintf(note, sizeof(note), "%s", d.err[0] ? d.err : res.reason);
-	if (d.err[0])
+	if (d.not_video || d.too_big) {
+		/* An answer, but not a video we can keep: asking again may
+		 * help a few times, not forever. */
+		res.retryable = false;
+		if (res.http_status <= 0)
+			res.http_status = 200;
+	} else if (d.err[0]) {
 		res.retryable = true;
+	}
 failed:
 	engine_change_begin(&c, t);
 	if (t->deleted || atomic_load(&e->stopping)) {
@@ -313,14 +483,52 @@ failed:
 		goto out;
 	}
 	int attempt = ++t->download_failures;
-	bool give_up = !res.retryable && res.http_status > 0 &&
-		       attempt >= PERMANENT_FAILURE_LIMIT;
+	bool give_up = d.too_big || (!res.retryable && res.http_status > 0 &&
+				     attempt >= PERMANENT_FAILURE_LIMIT);
+	/* A task the provider called completed whose video keeps failing
+	 * with server errors is a failure said the wrong way (LiteLLM reports
+	 * failed Veo jobs as completed, then 500 with the reason): after
+	 * api.video_deadline it fails with the provider's words. */
+	bool server_said_no = false;
+	if (!d.refetch && res.http_status >= 500) {
+		int64_t now = now_ms(), limit = (int64_t)(e->o.video_deadline_s > 0 ?
+							   e->o.video_deadline_s : 600) * 1000;
+		if (!t->video_errors_since_ms)
+			t->video_errors_since_ms = now;
+		if (now - t->video_errors_since_ms >= limit)
+			give_up = server_said_no = true;
+	}
 	int64_t delay = engine_backoff_ms(e, attempt, res.retry_after_ms);
-	char reason[sizeof(note) + 32], full[sizeof(note) + 64], log[sizeof(note) + 64];
+	char reason[sizeof(note) + 96], full[sizeof(note) + 64], log[sizeof(note) + 64];
+	if (d.refetch) {
+		/* The video shown stays: a failed second fetch loses nothing. */
+		if (give_up) {
+			snprintf(log, sizeof(log), "could not fetch the video again: %s; "
+				 "keeping the one there is", note);
+			t->refetch = false;
+			task_set_str(&t->note, NULL);
+			c.events = 1;
+			c.event_text[0] = log;
+		} else {
+			snprintf(log, sizeof(log), "fetching the video again: %s; retrying in %llds",
+				 note, (long long)((delay + 999) / 1000));
+			task_set_str(&t->note, log);
+			next = work_after(delay);
+		}
+		c.files = 1u << TF_STATUS;
+		c.log_level = LOG_LVL_WARN;
+		c.log = log;
+		engine_commit(e, &c);
+		goto out;
+	}
 	snprintf(log, sizeof(log), "video download failed: %s%s", note,
 		 give_up ? "; giving up" : "");
 	if (give_up) {
-		snprintf(reason, sizeof(reason), "video download failed: %s", note);
+		if (server_said_no)
+			snprintf(reason, sizeof(reason), "the provider said completed, but its "
+				 "video cannot be fetched: %s", note);
+		else
+			snprintf(reason, sizeof(reason), "video download failed: %s", note);
 		t->state = TASK_FAILED;
 		task_set_str(&t->reason, reason);
 		task_set_str(&t->note, NULL);

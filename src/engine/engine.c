@@ -71,6 +71,8 @@ struct engine *engine_new(const struct engine_options *o, struct remote *remote,
 		e->o.control_threads = 4;
 	if (e->o.download_threads <= 0)
 		e->o.download_threads = 2;
+	if (e->o.max_video_bytes <= 0)
+		e->o.max_video_bytes = 4LL << 30;
 	e->remote = remote;
 	e->store = store;
 	e->table = table;
@@ -102,7 +104,7 @@ void engine_kick_at(struct engine *e, struct task *t, int64_t due_ms)
 	pthread_mutex_lock(&t->mu);
 	enum task_state st = t->state;
 	bool need_video = (t->api_completed || st == TASK_COMPLETED) && st != TASK_FAILED &&
-			  !t->video_done && t->id;
+			  (!t->video_done || t->refetch) && t->id;
 	bool need_thumb = st == TASK_COMPLETED && t->video_done && t->thumb_size < 0 &&
 			  !t->thumb_tried && t->id;
 	if (t->deleted)
@@ -158,17 +160,19 @@ static void run_finish_hook(struct engine *e, struct task *t)
 	struct hook_call c = {0};
 	char *prompt, *id;
 	const char *name = t->name;
+	char video[16];
 	bool done;
 
 	pthread_mutex_lock(&t->mu);
 	done = t->state == TASK_COMPLETED;
+	snprintf(video, sizeof(video), "/%s", task_file_name(t, TF_VIDEO));
 	prompt = xstrdup(t->prompt ? t->prompt : "");
 	id = xstrdup_or_null(t->id);
 	pthread_mutex_unlock(&t->mu);
 	c.program = done ? e->o.on_complete : e->o.on_failed;
 	if (c.program && *c.program) {
 		char *path = xasprintf("%s/%s%s", e->o.mountpoint ? e->o.mountpoint : "",
-				       name, done ? "/video.mp4" : "");
+				       name, done ? video : "");
 		c.task = name;
 		c.state = done ? "completed" : "failed";
 		c.path = path;
@@ -214,7 +218,7 @@ int engine_commit(struct engine *e, struct task_change *c)
 			rc = 0;
 	}
 	if (rc == 0 && c->answer)
-		task_store_save_answer(e->store, t);
+		task_store_save_answer(e->store, t, c->answer_json, c->answer_len);
 	for (int i = 0; i < 2; i++) {
 		if (lines[i])
 			task_store_append_event(e->store, t, lines[i]);
@@ -281,4 +285,31 @@ int64_t engine_backoff_ms(const struct engine *e, int attempt, long retry_after_
 			d = ra;
 	}
 	return d < 100 ? 100 : d;
+}
+
+int engine_fetch_video(struct engine *e, struct task *t, int64_t offset, int64_t length,
+		       long timeout_ms, const struct remote_sink *sink,
+		       struct remote_result *res)
+{
+	char *id, *link;
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	id = xstrdup_or_null(t->id);
+	link = e->remote->ops->content_link ? xstrdup_or_null(t->video_link) : NULL;
+	pthread_mutex_unlock(&t->mu);
+	if (!id) {
+		remote_result_clear(res);
+		snprintf(res->reason, sizeof(res->reason), "the task has no id yet");
+		rc = -1;
+	} else if (link) {
+		rc = e->remote->ops->content_link(e->remote, link, offset, length, timeout_ms,
+						  sink, res);
+	} else {
+		rc = e->remote->ops->content(e->remote, id, NULL, offset, length, timeout_ms,
+					     sink, res);
+	}
+	free(id);
+	free(link);
+	return rc;
 }

@@ -31,6 +31,14 @@ struct engine_options {
 	int timeout_s;           /* api.timeout: also bounds reads that wait */
 	int control_threads;     /* submissions and polls in flight at once */
 	int download_threads;    /* downloads at once */
+	/* api.max_video_bytes: a video larger than this is refused (a
+	 * body without end would fill the disk); 0 for 4 GiB. */
+	int64_t max_video_bytes;
+	/* api.video_deadline: how long a task the provider calls completed
+	 * may keep answering server errors for its video before it fails
+	 * with the provider's words (LiteLLM reports failed Veo jobs as
+	 * completed, then 500 on /content); 0 for 600 s. */
+	int video_deadline_s;
 	const char *on_complete; /* hooks; NULL for none */
 	const char *on_failed;
 	const char *mountpoint;  /* for the paths hooks get */
@@ -95,7 +103,9 @@ struct task_change {
 	bool was_finished;        /* set by engine_change_begin */
 	unsigned files;           /* files that moved: (1 << enum task_file) */
 	bool save;                /* record.json moved */
-	bool answer;              /* task.json moved */
+	bool answer;              /* task.json moved: */
+	const char *answer_json;  /* its new bytes, valid until engine_commit */
+	size_t answer_len;
 	bool drop_video;          /* delete the video files first (retry) */
 	int events;               /* events lines to append: 0, 1 or 2 */
 	const char *event_text[2];/* each line's text after the state, or NULL */
@@ -112,6 +122,14 @@ bool task_finished(const struct task *t);
 /* Backoff delay in ms: interval doubled per attempt up to the ceiling, at least
  * the server's retry-after. */
 int64_t engine_backoff_ms(const struct engine *e, int attempt, long retry_after_ms);
+
+/* The task's video from byte offset (length -1: to the end): from the
+ * link its status object named, where it named one and the remote can
+ * follow links, else from /videos/{id}/content. Reads the id and link
+ * under t->mu itself; never call it with t->mu held. */
+int engine_fetch_video(struct engine *e, struct task *t, int64_t offset, int64_t length,
+		       long timeout_ms, const struct remote_sink *sink,
+		       struct remote_result *res);
 
 /* ---- workers ----
  *

@@ -11,6 +11,11 @@
 #include "video_object.h"
 #include "xalloc.h"
 
+/* task.json holds the provider's answer verbatim up to this size; a
+ * bigger one is summed up (its id, status and size), so what a provider
+ * sends cannot fill the disk or, read back, the memory. */
+#define TASK_JSON_MAX (256u << 10)
+
 /* Consecutive "not found" answers before we believe the provider lost the
  * task: gateways sometimes answer 404 for a moment right after a create. */
 #define NOT_FOUND_LIMIT 3
@@ -56,6 +61,54 @@ static int state_rank(enum task_state s)
 	}
 }
 
+static uint64_t answer_hash(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h | 1; /* 0 means unknown */
+}
+
+/* s as the inside of a JSON string. */
+static char *json_escape(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = xmalloc(6 * n + 1), *p = out;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			p += sprintf(p, "\\u%04x", c);
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+/* What task.json says of an answer too big to keep: JSON, like the rest. */
+static char *answer_summary(const struct video_object *v, size_t len)
+{
+	char *id = json_escape(v->id ? v->id : "");
+	char *error = v->error ? json_escape(v->error) : NULL;
+	char *s = xasprintf("{\"id\":\"%s\",\"status\":\"%s\",\"progress\":%d,%s%s%s"
+			    "\"veofs_note\":\"the provider's answer was %zu bytes; only this "
+			    "summary of it is kept\"}\n", id,
+			    v->has_state ? task_state_name(task_state_of(v->state)) : "unknown",
+			    v->progress, error ? "\"error\":\"" : "", error ? error : "",
+			    error ? "\"," : "", len);
+	free(id);
+	free(error);
+	return s;
+}
+
 bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 			 size_t len, char *err, size_t errlen)
 {
@@ -64,6 +117,7 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 	char log[REMOTE_REASON_MAX + 320];
 	bool moved = false, first_id = false;
 	enum task_state old;
+	char *summary = NULL;
 
 	err[0] = '\0';
 	if (video_object_parse(body ? body : "", body ? len : 0, &v, err, errlen) < 0)
@@ -123,15 +177,23 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		t->progress = v.progress;
 		moved = true;
 	}
-	if (!t->task_json || t->task_json_len != len || memcmp(t->task_json, body, len)) {
-		char *copy = xmalloc(len + 1);
-		memcpy(copy, body, len);
-		copy[len] = '\0';
-		free(t->task_json);
-		t->task_json = copy;
-		t->task_json_len = len;
+	/* task.json lives on disk only; memory keeps its size and a hash. */
+	const char *kept = body;
+	size_t kept_len = len;
+	if (len > TASK_JSON_MAX) {
+		summary = answer_summary(&v, len);
+		kept = summary;
+		kept_len = strlen(summary);
+	}
+	uint64_t hash = answer_hash(kept, kept_len);
+	if (!t->has_task_json || t->task_json_hash != hash || t->task_json_len != kept_len) {
+		t->has_task_json = true;
+		t->task_json_len = kept_len;
+		t->task_json_hash = hash;
 		c.files |= 1u << TF_TASK_JSON;
 		c.answer = true;
+		c.answer_json = kept;
+		c.answer_len = kept_len;
 	}
 	/* A note says what is going on now: the answer replaces it, unless
 	 * it is news that lasts until the task moves (a refused cancel). */
@@ -157,6 +219,11 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		task_set_str(&t->note, said);
 	}
 	t->not_found_count = 0;
+	if (v.video_url && (!t->video_link || strcmp(t->video_link, v.video_url))) {
+		/* Signed links change from poll to poll: the last one given. */
+		task_set_str(&t->video_link, v.video_url);
+		c.save = true;
+	}
 	if (moved) {
 		c.events = 1;
 		c.event_text[0] = t->state == TASK_FAILED ? t->reason : NULL;
@@ -164,7 +231,7 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 	} else {
 		c.files |= 1u << TF_STATUS; /* the note went away */
 	}
-	c.save = moved || first_id;
+	c.save = c.save || moved || first_id;
 	/* One line: the id the provider gave, and where the task now is. */
 	bool state_moved = moved && t->state != old;
 	if (state_moved && t->state == TASK_FAILED) {
@@ -183,8 +250,21 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		c.log = log;
 	}
 	engine_commit(e, &c);
+	free(summary);
 	video_object_free(&v);
 	return moved;
+}
+
+/* A server's hint for the next poll (openai-poll-after-ms, Retry-After),
+ * bounded: at least 250 ms, at most poll.max_interval. */
+static int64_t poll_hint_ms(const struct engine *e, long hint_ms)
+{
+	int64_t max = (int64_t)e->o.poll_max_interval_s * 1000;
+	int64_t d = hint_ms;
+
+	if (max > 0 && d > max)
+		d = max;
+	return d < 250 ? 250 : d;
 }
 
 struct work_next poller_run(struct engine *e, struct task *t)
@@ -222,15 +302,19 @@ struct work_next poller_run(struct engine *e, struct task *t)
 			/* Nothing moved: ask less often, up to the ceiling. */
 			delay = engine_backoff_ms(e, ++t->poll_delay_s, -1);
 		}
-		/* openai-poll-after-ms is the provider's own advice. */
+		/* openai-poll-after-ms is the provider's own advice, but only
+		 * advice: never more than poll.max_interval, so a hint of
+		 * 10^12 ms cannot stop polling. */
 		if (!err[0] && res.retry_after_ms > 0)
-			delay = res.retry_after_ms < 250 ? 250 : res.retry_after_ms;
+			delay = poll_hint_ms(e, res.retry_after_ms);
 		engine_commit(e, &c);
 	} else {
 		engine_change_begin(&c, t);
 		bool lost = answer_says_unknown_task(&res) &&
 			    ++t->not_found_count >= NOT_FOUND_LIMIT;
 		delay = engine_backoff_ms(e, ++t->poll_delay_s, res.retry_after_ms);
+		if (res.retry_after_ms > 0 && delay > poll_hint_ms(e, res.retry_after_ms))
+			delay = poll_hint_ms(e, res.retry_after_ms);
 		snprintf(note, sizeof(note), "poll failed: %s; retrying in %llds", res.reason,
 			 (long long)((delay + 999) / 1000));
 		if (lost) {

@@ -72,6 +72,14 @@ struct work_next submitter_run(struct engine *e, struct task *t)
 		pthread_mutex_unlock(&t->mu);
 		return WORK_IDLE;
 	}
+	if (!t->prompt || !t->prompt[0]) {
+		/* The last door before money: never pay for a video of
+		 * nothing. Only a damaged task (its prompt file lost) or an
+		 * attached one (it never had a prompt) gets here. */
+		pthread_mutex_unlock(&t->mu);
+		return fail_task(e, t, "damaged task: it has no prompt to send (its prompt "
+				 "file is missing or empty); nothing was sent");
+	}
 	t->submit = SUBMIT_SENDING;
 	model = xstrdup(t->model ? t->model : "");
 	prompt = xstrdup(t->prompt ? t->prompt : "");

@@ -14,6 +14,9 @@
 #include "task_store.h"
 #include "xalloc.h"
 
+/* Server errors answering a cancel before it counts as refused. */
+#define CANCEL_TRIES 3
+
 static int do_refresh(struct engine *e, struct task *t)
 {
 	struct task_change c;
@@ -21,7 +24,15 @@ static int do_refresh(struct engine *e, struct task *t)
 	engine_change_begin(&c, t);
 	t->poll_delay_s = 0;
 	t->download_failures = 0;
-	c.log = "refresh requested";
+	if (t->state == TASK_COMPLETED && t->video_done && t->id) {
+		/* The video shown may not be the provider's (an older veofs
+		 * kept whatever came): fetch it again; the one shown stays
+		 * until the new one is whole. */
+		t->refetch = true;
+		c.log = "refresh requested; fetching the video again";
+	} else {
+		c.log = "refresh requested";
+	}
 	engine_commit(e, &c);
 	return 0;
 }
@@ -33,9 +44,20 @@ static int do_retry(struct engine *e, struct task *t, char *err, size_t errlen)
 	engine_change_begin(&c, t);
 	/* The same rules ctl's text describes (ctl_text.c). */
 	if (!ctl_allowed(t, CTL_RETRY, err, errlen)) {
-		int rc = t->state == TASK_FAILED ? -EINVAL : -EBUSY;
-		pthread_mutex_unlock(&t->mu);
-		return rc;
+		if (t->state != TASK_FAILED) {
+			pthread_mutex_unlock(&t->mu);
+			return -EBUSY;
+		}
+		/* A failed task that must not be sent again (no prompt, a
+		 * damaged record): said in the log and in events too. */
+		char line[320];
+		snprintf(line, sizeof(line), "retry refused: %s", err);
+		c.events = 1;
+		c.event_text[0] = line;
+		c.log_level = LOG_LVL_WARN;
+		c.log = line;
+		engine_commit(e, &c);
+		return -EINVAL;
 	}
 	/* Everything the provider's last attempt left goes; what the user
 	 * asked for stays. */
@@ -65,10 +87,7 @@ static int do_cancel(struct engine *e, struct task *t, char *err, size_t errlen)
 	struct task_change c;
 
 	engine_change_begin(&c, t);
-	if (t->cancel_requested) {
-		pthread_mutex_unlock(&t->mu);
-		return 0; /* asked already: the same answer is coming */
-	}
+	/* Asked already is EBUSY, as ctl's text says. */
 	if (!ctl_allowed(t, CTL_CANCEL, err, errlen)) {
 		pthread_mutex_unlock(&t->mu);
 		return -EBUSY;
@@ -88,6 +107,7 @@ static int do_cancel(struct engine *e, struct task *t, char *err, size_t errlen)
 	/* Sent, or maybe on the wire: the provider must hear of it, and the
 	 * task is cancelled when it says so. */
 	t->cancel_requested = true;
+	t->cancel_failures = 0;
 	t->note_until_moved = false;
 	task_set_str(&t->note, t->id ? "cancelling: asking the provider to stop"
 				     : "cancelling once the provider answers");
@@ -161,7 +181,10 @@ struct work_next task_control_cancel_remote(struct engine *e, struct task *t)
 	pthread_mutex_unlock(&t->mu);
 	int rc = e->remote->ops->remove(e->remote, id, &res);
 	engine_change_begin(&c, t);
-	t->cancel_requested = rc != 0 && res.retryable;
+	/* A provider that keeps answering a cancel with server errors (LiteLLM
+	 * answers 500 "not supported" for Veo) has refused it. */
+	bool retry = rc != 0 && res.retryable && ++t->cancel_failures < CANCEL_TRIES;
+	t->cancel_requested = retry;
 	if (t->state == TASK_FAILED || t->state == TASK_COMPLETED) {
 		/* It ended meanwhile (a poll said so): nothing more to say. */
 		t->cancel_requested = false;
@@ -177,7 +200,7 @@ struct work_next task_control_cancel_remote(struct engine *e, struct task *t)
 		c.event_text[0] = "cancelled: the provider confirmed";
 		c.files = (1u << TF_STATUS) | (1u << TF_ERROR) | (1u << TF_DIR);
 		c.log = log;
-	} else if (res.retryable) {
+	} else if (retry) {
 		int64_t delay = engine_backoff_ms(e, 3, res.retry_after_ms);
 		snprintf(note, sizeof(note), "cancelling: %s; retrying in %llds", res.reason,
 			 (long long)((delay + 999) / 1000));

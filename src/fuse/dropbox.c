@@ -71,6 +71,7 @@ struct ghost {
 };
 
 struct dropbox_file {
+	struct dropbox_file *prev, *next; /* db->files, under db->mu */
 	int fd;
 	struct dnode *node;
 	bool dirty;          /* written or truncated since the last flush */
@@ -96,6 +97,8 @@ struct dropbox {
 	int dirfd;
 
 	pthread_mutex_t mu;       /* nodes */
+	struct dropbox_file *files; /* open now; freed at the end if the kernel
+				      never released them */
 	struct strmap *by_name;
 	struct dnode **slots;     /* ino - INO_DROPBOX_BASE */
 	size_t n_slots;
@@ -128,6 +131,14 @@ struct dropbox *dropbox_new(const struct dropbox_options *o, struct task_store *
 	if (!db->by_name || !db->ghost_by_name) {
 		strmap_free(db->by_name);
 		strmap_free(db->ghost_by_name);
+	/* Files the kernel never released before the session ended. */
+	while (db->files) {
+		struct dropbox_file *f = db->files;
+		db->files = f->next;
+		close(f->fd);
+		writer_copy_free(&f->copy);
+		free(f);
+	}
 		free(db);
 		return NULL;
 	}
@@ -684,6 +695,10 @@ static int file_new(struct dropbox *db, struct dnode *n, int fd, int flags, bool
 	f->node = n;
 	f->fresh = fresh;
 	n->opens++;
+	f->next = db->files;
+	if (f->next)
+		f->next->prev = f;
+	db->files = f;
 	*out = f;
 	return 0;
 }
@@ -882,6 +897,12 @@ void dropbox_release(struct dropbox *db, struct dropbox_file *f)
 		log_info("%s", f->quiet_why);
 	f->node->opens--;
 	node_maybe_free(db, f->node);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		db->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
 	pthread_mutex_unlock(&db->mu);
 	free(f);
 }
@@ -1663,7 +1684,8 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	} else if (!(text = malloc(copy->len + 1))) {
 		rc = -ENOMEM;
 	} else {
-		memcpy(text, copy->buf, copy->len);
+		if (copy->len)
+			memcpy(text, copy->buf, copy->len);
 		text[copy->len] = '\0';
 		len = copy->len;
 		rc = 0;

@@ -40,6 +40,7 @@ struct tree_file {
 	struct shared_fd *shared;
 	char *text;        /* snapshot of a text file at open */
 	size_t text_len;
+	struct tree_file *prev, *next; /* tree's open_files */
 };
 
 static void dir_attr(struct tree *tr, struct stat *st, uint64_t ino, long long mtime)
@@ -377,6 +378,11 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 	case TF_THUMBNAIL:
 		info->keep_cache = true;
 		break;
+	case TF_TASK_JSON:
+		/* On disk only (it can be big); replaced whole, so an open
+		 * reads one answer. */
+		info->direct_io = true;
+		break;
 	case TF_CTL:
 		/* What it takes as of the open, as status is. */
 		info->direct_io = true;
@@ -400,6 +406,8 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 		snprintf(image, sizeof(image), "%s", t->image_file);
 	else if (which == TF_THUMBNAIL)
 		snprintf(image, sizeof(image), "thumbnail.webp");
+	else if (which == TF_TASK_JSON)
+		snprintf(image, sizeof(image), "task.json");
 	pthread_mutex_unlock(&t->mu);
 
 	if (which == TF_VIDEO) {
@@ -413,7 +421,7 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 			rc = open_errno(f->fd);
 			goto enoent;
 		}
-	} else if (which == TF_IMAGE || which == TF_THUMBNAIL) {
+	} else if (which == TF_IMAGE || which == TF_THUMBNAIL || which == TF_TASK_JSON) {
 		f->fd = task_store_open_file(tr->store, t, image);
 		if (f->fd < 0) {
 			rc = open_errno(f->fd);
@@ -428,6 +436,12 @@ int tree_open(struct tree *tr, uint64_t ino, int flags, struct tree_file **out,
 		}
 		f->fd = shared_fd_get(f->shared);
 	}
+	pthread_mutex_lock(&tr->files_mu);
+	f->next = tr->open_files;
+	if (f->next)
+		f->next->prev = f;
+	tr->open_files = f;
+	pthread_mutex_unlock(&tr->files_mu);
 	*out = f;
 	return 0;
 enoent:
@@ -447,7 +461,8 @@ ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, 
 	case TF_VIDEO:
 		return video_reader_read(tr->engine, t, f->fd, buf, size, off);
 	case TF_IMAGE:
-	case TF_THUMBNAIL: {
+	case TF_THUMBNAIL:
+	case TF_TASK_JSON: {
 		ssize_t n = pread(f->fd, buf, size, off);
 		return n < 0 ? -errno : n;
 	}
@@ -480,7 +495,7 @@ int tree_read_fd(struct tree *tr, struct tree_file *f, off_t off, size_t *size)
 
 	if (f->fd < 0)
 		return -1;
-	if (f->which == TF_IMAGE || f->which == TF_THUMBNAIL)
+	if (f->which == TF_IMAGE || f->which == TF_THUMBNAIL || f->which == TF_TASK_JSON)
 		return f->fd;
 	if (f->which != TF_VIDEO)
 		return -1;
@@ -513,12 +528,36 @@ ssize_t tree_write(struct tree *tr, struct tree_file *f, const char *buf, size_t
 	return (ssize_t)size;
 }
 
-void tree_release(struct tree *tr, struct tree_file *f)
+static void file_free(struct tree *tr, struct tree_file *f)
 {
 	shared_fds_release(tr->fds, f->shared);
 	task_unref(f->t);
 	free(f->text);
 	free(f);
+}
+
+void tree_release_all(struct tree *tr)
+{
+	pthread_mutex_lock(&tr->files_mu);
+	while (tr->open_files) {
+		struct tree_file *f = tr->open_files;
+		tr->open_files = f->next;
+		file_free(tr, f);
+	}
+	pthread_mutex_unlock(&tr->files_mu);
+}
+
+void tree_release(struct tree *tr, struct tree_file *f)
+{
+	pthread_mutex_lock(&tr->files_mu);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		tr->open_files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&tr->files_mu);
+	file_free(tr, f);
 }
 
 int tree_unlink(struct tree *tr, uint64_t parent, const char *name)

@@ -4,6 +4,7 @@
 #ifndef VEOFS_TREE_H
 #define VEOFS_TREE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,7 +31,15 @@ struct tree {
 	 * user's, as uid and gid say). */
 	const struct owners *owners;
 	struct trash *trash;        /* the mount's trash (NULL: none) */
+	/* Files open now: the kernel may stop before it releases them all
+	 * (a read still waiting, a RELEASE still queued), and what it never
+	 * released is freed by tree_release_all. Zero-initialised is fine. */
+	pthread_mutex_t files_mu;
+	struct tree_file *open_files;
 };
+
+/* Free the files the kernel never released; once the session is over. */
+void tree_release_all(struct tree *tr);
 
 /* How long the kernel may keep an answer; changes also invalidate. */
 struct tree_attr {

@@ -27,6 +27,10 @@ static bool have_bytes(const struct task *t, int64_t end)
 {
 	if (t->video_done)
 		return true;
+	/* A download starting over: the size shown is not known to be the
+	 * video's, so its last bytes wait for the real size. */
+	if (t->video_size < 0 && t->video_shown_size >= 0 && end >= t->video_shown_size)
+		return false;
 	return end <= t->video_have && (t->video_size < 0 || end < t->video_size);
 }
 
@@ -92,16 +96,15 @@ static ssize_t fetch_range(struct engine *e, struct task *t, char *buf,
 	struct remote_result res = {0};
 	struct range_buf r = {.buf = buf, .want = len, .honoured = -1};
 	struct remote_sink sink = {.ctx = &r, .on_start = range_start, .on_data = range_data};
-	char id[256];
+	bool known;
 	int rc;
 
 	pthread_mutex_lock(&t->mu);
-	snprintf(id, sizeof(id), "%s", t->id ? t->id : "");
+	known = t->id != NULL;
 	pthread_mutex_unlock(&t->mu);
-	if (!id[0])
+	if (!known)
 		return 0;
-	rc = e->remote->ops->content(e->remote, id, NULL, off, (int64_t)len,
-				     (long)timeout_ms, &sink, &res);
+	rc = engine_fetch_video(e, t, off, (int64_t)len, (long)timeout_ms, &sink, &res);
 	remote_result_clear(&res);
 	pthread_mutex_lock(&t->mu);
 	if (r.honoured == 0)
@@ -114,13 +117,25 @@ static ssize_t fetch_range(struct engine *e, struct task *t, char *buf,
 	return 0;
 }
 
+static int64_t real_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 ssize_t video_reader_read(struct engine *e, struct task *t, int fd, char *buf,
 			  size_t size, int64_t off)
 {
 	size_t len = size;
-	struct timespec deadline;
+	struct timespec deadline, started;
 	int64_t end;
 	bool timed_out = false;
+
+	/* Whatever the budget below says, no call waits longer than
+	 * api.timeout by the real clock. */
+	clock_gettime(CLOCK_MONOTONIC, &started);
 
 	pthread_mutex_lock(&t->mu);
 	if (t->video_size >= 0 && off >= t->video_size) {
@@ -172,6 +187,9 @@ ssize_t video_reader_read(struct engine *e, struct task *t, int fd, char *buf,
 		if (!t->stall_since_ms)
 			t->stall_since_ms = now_ms();
 		int64_t left = t->stall_since_ms + limit - now_ms();
+		int64_t real_left = limit - real_ms_since(&started);
+		if (real_left < left)
+			left = real_left;
 		if (left <= 0) {
 			timed_out = true;
 			break;
@@ -189,6 +207,9 @@ ssize_t video_reader_read(struct engine *e, struct task *t, int fd, char *buf,
 		pthread_cond_timedwait(&t->video_cv, &t->mu, &deadline);
 	}
 	bool ready = have_bytes(t, end);
+	/* This read is served: the next one has a budget of its own. */
+	if (ready)
+		t->stall_since_ms = 0;
 	/* The size may have been corrected meanwhile: clip to the real one. */
 	if (ready && t->video_size >= 0) {
 		int64_t want = off + (int64_t)size;

@@ -74,6 +74,12 @@ struct remote_ops {
 	int (*content)(struct remote *r, const char *id, const char *variant,
 		       int64_t offset, int64_t length, long timeout_ms,
 		       const struct remote_sink *sink, struct remote_result *res);
+	/* Optional. GET a link to the finished video that a status object
+	 * named (a gateway without /content): as content, from byte offset;
+	 * the key goes only to the API's own origin. */
+	int (*content_link)(struct remote *r, const char *url, int64_t offset,
+			    int64_t length, long timeout_ms,
+			    const struct remote_sink *sink, struct remote_result *res);
 	/* DELETE /videos/{id}, for cancel. */
 	int (*remove)(struct remote *r, const char *id, struct remote_result *res);
 	/* Optional. veofs is stopping: polls and downloads in flight give up
@@ -91,6 +97,9 @@ struct remote_http_options {
 	const char *base_url;   /* e.g. http://127.0.0.1:8080/v1 */
 	const char *api_key;    /* may be NULL for the simulator */
 	int timeout_s;          /* one exchange; connect timeout is shorter */
+	/* A download slower than this many bytes/s for timeout_s is cut (and
+	 * resumed later by the caller); 0 for the default of 1 byte/s. */
+	long min_download_rate;
 	/* NULL: the key goes as "Authorization: Bearer KEY". Else the name
 	 * of a header of its own ("x-goog-api-key"); redirects are then
 	 * followed by hand so it never reaches another origin. */

@@ -51,6 +51,7 @@ struct http_remote {
 	char *key_line;    /* "NAME: KEY" when the key goes in a header of its
 			      own (key_header), else NULL: Bearer */
 	int timeout_s;
+	long min_download_rate; /* bytes/s a download may not stay below */
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_key_t handle_key;
@@ -1030,21 +1031,25 @@ static int http_remove(struct remote *r, const char *id, struct remote_result *r
 	struct http_remote *hr = r->impl;
 	int ret = simple_exchange(r, "DELETE", id, res);
 
-	/* Already gone is what a cancel wants. */
-	if (ret < 0 && res->http_status == 404) {
-		res->reason[0] = '\0';
-		res->retryable = false;
-		ret = 0;
-	}
+	/* A 404 is not a cancel: gateways without a DELETE route (new-api)
+	 * answer it while the job goes on. The caller says what happened. */
 	reason_tidy(hr, res->reason, sizeof(res->reason));
 	return ret;
 }
 
 /* ---- content ---- */
 
+/* The first bytes of a body are looked at before any reach the sink: a
+ * body is judged by what it is, not by what its headers call it. */
+#define SNIFF_BYTES 16
+/* How much of a body that is not a video is read, to say what it was. */
+#define NOT_VIDEO_MAX (64u << 10)
+
 enum dl_mode {
 	DL_UNDECIDED,
+	DL_SNIFF,       /* a body from byte 0: its first bytes decide */
 	DL_STREAM,      /* video bytes, passed to the sink */
+	DL_NOT_VIDEO,   /* text, or bytes of no video container: counted */
 	DL_JSON,        /* buffered: an error or a {"url"} */
 	DL_ERROR,       /* non-2xx, not JSON: buffered for a message */
 	DL_REJECTED,    /* stopped by us; reason set */
@@ -1058,7 +1063,13 @@ struct download {
 	bool ranged;
 	bool following;      /* fetching a URL a JSON answer or a redirect gave */
 	long hops;           /* redirects followed by hand */
+	bool want_video;     /* the video itself, not a variant: must be one */
 	enum dl_mode mode;
+	unsigned char head[SNIFF_BYTES];
+	size_t head_len;
+	int64_t start_total; /* for on_start once the sniff passed */
+	bool start_honoured;
+	int64_t other_bytes; /* DL_NOT_VIDEO: how many came */
 	int64_t skip;        /* bytes still to drop before offset */
 	int64_t received;    /* body bytes of the final answer */
 	int64_t expected;    /* what the headers promised, -1 unknown */
@@ -1080,6 +1091,31 @@ static void dl_reject(struct download *d, bool retryable, const char *fmt, ...)
 	d->mode = DL_REJECTED;
 }
 
+/* The final answer's Content-Encoding, other than identity: "" when none.
+ * libcurl keeps the headers of each answer, so a redirect's never count. */
+static void content_encoding(CURL *curl, char *out, size_t len)
+{
+	struct curl_header *h = NULL;
+
+	out[0] = '\0';
+	if (curl_easy_header(curl, "Content-Encoding", 0, CURLH_HEADER, -1, &h) ==
+	    CURLHE_OK && h && h->value && strcasecmp(h->value, "identity"))
+		snprintf(out, len, "%.*s", (int)len - 1, h->value);
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
+static void dl_start_stream(struct download *d)
+{
+	if (d->sink->on_start &&
+	    d->sink->on_start(d->sink->ctx, d->start_total, d->start_honoured)) {
+		d->mode = DL_ABORTED;
+		return;
+	}
+	d->mode = DL_STREAM;
+}
+
 /* Decide, from the headers alone, what the body is. at_end: the answer is
  * over and had no body. */
 static void dl_decide(struct download *d, bool at_end)
@@ -1099,12 +1135,8 @@ static void dl_decide(struct download *d, bool at_end)
 		d->mode = DL_ERROR;
 		return;
 	}
-	if (is_html(a)) {
-		dl_reject(d, true, "server answered an HTML page instead of the video");
-		return;
-	}
-	if (is_text(a)) {
-		dl_reject(d, true, "server answered text instead of the video");
+	if (is_html(a) || is_text(a)) {
+		d->mode = DL_NOT_VIDEO;
 		return;
 	}
 	if (at_end) {
@@ -1119,6 +1151,8 @@ static void dl_decide(struct download *d, bool at_end)
 
 	int64_t total;
 	bool honoured;
+	char encoding[32];
+	content_encoding(d->x.curl, encoding, sizeof(encoding));
 	if (a->status == 206) {
 		if (a->range_conflict) {
 			dl_reject(d, true, "server sent conflicting Content-Range headers");
@@ -1143,34 +1177,108 @@ static void dl_decide(struct download *d, bool at_end)
 		d->skip = d->offset - a->range.start;
 		total = a->range.total;
 		honoured = true;
+		if (encoding[0]) {
+			/* Ranges of compressed bytes are not ranges of the video. */
+			dl_reject(d, true, "server compressed a partial answer (%s)",
+				  encoding);
+			return;
+		}
 	} else {
 		d->expected = a->content_length;
 		d->skip = d->offset;
 		total = a->content_length;
 		honoured = !d->ranged;
+		if (encoding[0]) {
+			/* libcurl decodes it: the lengths said are the
+			 * compressed ones (curl checks those itself). */
+			d->expected = -1;
+			total = -1;
+		}
 		if (total >= 0 && d->offset > total) {
 			dl_reject(d, false, "offset %lld is beyond the end of the video (%lld bytes)",
 				  (long long)d->offset, (long long)total);
 			return;
 		}
 	}
-	if (d->sink->on_start && d->sink->on_start(d->sink->ctx, total, honoured)) {
-		d->mode = DL_ABORTED;
+	d->start_total = total;
+	d->start_honoured = honoured;
+	/* A body that starts at the video's first byte shows what it is. */
+	if (a->status == 200 || a->range.start == 0) {
+		d->mode = DL_SNIFF;
 		return;
 	}
-	d->mode = DL_STREAM;
+	dl_start_stream(d);
+}
+
+static bool looks_like_json(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+			continue;
+		return p[i] == '{' || p[i] == '[';
+	}
+	return false;
+}
+
+/* MP4/MOV (an ftyp box first) or WebM/Matroska (the EBML magic). */
+static bool looks_like_video(const unsigned char *p, size_t len)
+{
+	if (len >= 8 && !memcmp(p + 4, "ftyp", 4))
+		return true;
+	return len >= 4 && !memcmp(p, "\x1a\x45\xdf\xa3", 4);
+}
+
+static size_t dl_write(struct download *d, const char *data, size_t len);
+
+/* The sniff is over: the head decides, then goes where its body goes.
+ * Returns false when the transfer must stop. */
+static bool dl_judge_head(struct download *d)
+{
+	if (looks_like_json(d->head, d->head_len))
+		d->mode = DL_JSON;
+	else if (d->want_video && !looks_like_video(d->head, d->head_len))
+		d->mode = DL_NOT_VIDEO;
+	else
+		dl_start_stream(d);
+	return dl_write(d, (const char *)d->head, d->head_len) == d->head_len;
 }
 
 static size_t on_content(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct download *d = userp;
-	size_t len = size * nmemb;
+	size_t len = size * nmemb, took = 0;
 
 	if (d->mode == DL_UNDECIDED)
 		dl_decide(d, false);
+	if (d->mode == DL_SNIFF) {
+		took = len < SNIFF_BYTES - d->head_len ? len : SNIFF_BYTES - d->head_len;
+		memcpy(d->head + d->head_len, data, took);
+		d->head_len += took;
+		if (d->head_len < SNIFF_BYTES)
+			return len;
+		if (!dl_judge_head(d))
+			return 0;
+	}
+	if (took < len && dl_write(d, data + took, len - took) != len - took)
+		return 0;
+	return len;
+}
+
+/* Bytes of the body, after the sniff, to wherever the mode sends them. */
+static size_t dl_write(struct download *d, const char *data, size_t len)
+{
+	size_t size = 1, nmemb = len;
+
 	switch (d->mode) {
 	case DL_STREAM:
 		break;
+	case DL_NOT_VIDEO:
+		/* Kept to say what it was; read no further than needed. */
+		d->other_bytes += (int64_t)len;
+		if (d->x.body.len < 256)
+			buffer_append(&d->x.body, data,
+				      len < 256 - d->x.body.len ? len : 256 - d->x.body.len);
+		return d->other_bytes > NOT_VIDEO_MAX ? 0 : len;
 	case DL_JSON:
 		if (buffer_append(&d->x.body, data, len) < 0) {
 			dl_reject(d, true, "JSON answer larger than %u bytes",
@@ -1220,6 +1328,27 @@ static bool content_error_retryable(int st)
 	       status_retryable(st);
 }
 
+/* "the provider sent 17 bytes of text/plain: "enim ipsum..."" */
+static void not_video_reason(struct download *d, struct remote_result *res)
+{
+	const struct http_answer *a = &d->x.hdr.ans;
+	char label[64], preview[64];
+	size_t n = 0;
+
+	snprintf(label, sizeof(label), "%.*s", (int)strcspn(a->content_type, "; "),
+		 a->content_type);
+	for (size_t i = 0; i < d->x.body.len && n < 40; i++) {
+		unsigned char c = (unsigned char)d->x.body.data[i];
+		preview[n++] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '.';
+	}
+	preview[n] = '\0';
+	set_reason(res, "the provider sent %s%lld bytes of %s: \"%s%s\"",
+		   d->other_bytes > NOT_VIDEO_MAX ? "more than " : "",
+		   (long long)(d->other_bytes > NOT_VIDEO_MAX ? NOT_VIDEO_MAX : d->other_bytes),
+		   label[0] ? label : "unlabelled data", preview,
+		   (int64_t)d->x.body.len > (int64_t)n ? "..." : "");
+}
+
 static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
 {
 	struct http_remote *hr = d->x.hr;
@@ -1227,6 +1356,8 @@ static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
 	char range[64];
 
 	d->mode = DL_UNDECIDED;
+	d->head_len = 0;
+	d->other_bytes = 0;
 	d->skip = 0;
 	d->received = 0;
 	d->expected = -1;
@@ -1249,7 +1380,11 @@ static CURLcode dl_setup(struct download *d, const char *url, long timeout_ms)
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_LIMIT, hr->min_download_rate);
+	/* A compressed video is decoded (a whole one: ranges of compressed
+	 * bytes are refused above). */
+	if (rc == CURLE_OK && !d->ranged)
+		rc = curl_easy_setopt(d->x.curl, CURLOPT_ACCEPT_ENCODING, "");
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(d->x.curl, CURLOPT_LOW_SPEED_TIME,
 				      (long)(hr->timeout_s > 0 ? hr->timeout_s : 1));
@@ -1279,6 +1414,8 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 
 	if (x->rc == CURLE_OK && d->mode == DL_UNDECIDED)
 		dl_decide(d, true);
+	if (x->rc == CURLE_OK && d->mode == DL_SNIFF)
+		dl_judge_head(d);
 	fill_status(x, res);
 
 	/* A redirect left to us (a key header of our own was sent). */
@@ -1296,6 +1433,14 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 		*next = strdup(loc);
 		d->hops++;
 		return *next ? DL_FOLLOW : DL_FAILED;
+	}
+
+	if (d->mode == DL_NOT_VIDEO) {
+		not_video_reason(d, res);
+		/* An answer, but not the video: counted against the task
+		 * like any answer that will not change by asking again. */
+		res->retryable = false;
+		return DL_FAILED;
 	}
 
 	switch (d->mode) {
@@ -1384,34 +1529,47 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 	return DL_FAILED;
 }
 
-/* Downloads url into sink: the loop that follows a JSON {"url"} answer
- * (one hop) and redirects left to us. Takes ownership of url. */
-static int fetch_url(struct http_remote *hr, char *url, int64_t offset,
-		     int64_t length, long timeout_ms,
-		     const struct remote_sink *sink, struct remote_result *res)
+/* /videos/{id}/content, or (link set) a link a status object gave, fetched
+ * as a followed link is: the key goes only to the API's own origin. */
+static int content_get(struct remote *r, const char *id, const char *variant,
+		       const char *link, int64_t offset, int64_t length, long timeout_ms,
+		       const struct remote_sink *sink, struct remote_result *res)
 {
+	struct http_remote *hr = r->impl;
 	struct download d;
-	char *next = NULL;
+	char *url = NULL, *next = NULL;
 	int ret = -1;
 
 	memset(&d, 0, sizeof(d));
-	if (!exchange_begin(&d.x, hr, res, CONTENT_JSON_MAX)) {
-		free(url);
+	if (!exchange_begin(&d.x, hr, res, CONTENT_JSON_MAX))
 		return -1;
-	}
 	if (offset < 0 || length == 0 || length < -1 || !sink || !sink->on_data) {
 		set_reason(res, "invalid range or sink");
-		goto out;
-	}
-	if (!url) {
-		set_reason(res, "out of memory");
-		res->retryable = true;
 		goto out;
 	}
 	d.sink = sink;
 	d.offset = offset;
 	d.length = length;
 	d.ranged = offset > 0 || length >= 0;
+	d.want_video = variant == NULL;
+
+	if (link) {
+		url = strdup(link);
+		d.following = true;
+	} else if (variant) {
+		char *esc = curl_easy_escape(d.x.curl, variant, 0);
+		char suffix[160];
+		snprintf(suffix, sizeof(suffix), "/content?variant=%s", esc ? esc : "");
+		curl_free(esc);
+		url = video_url(hr, d.x.curl, id, suffix);
+	} else {
+		url = video_url(hr, d.x.curl, id, "/content");
+	}
+	if (!url) {
+		set_reason(res, "out of memory");
+		res->retryable = true;
+		goto out;
+	}
 
 	for (;;) {
 		CURLcode rc = dl_setup(&d, url, timeout_ms);
@@ -1427,18 +1585,11 @@ static int fetch_url(struct http_remote *hr, char *url, int64_t offset,
 			ret = 0;
 		if (o != DL_FOLLOW)
 			break;
-		/* Only one JSON hop: a URL that answers with another URL is a
-		 * loop or a misconfigured gateway. */
-		char *resolved = resolve_url(url, next);
-		free(next);
-		next = NULL;
+		/* Only one hop: a URL that answers with another URL is a loop
+		 * or a misconfigured gateway. */
 		free(url);
-		url = resolved;
-		if (!url) {
-			set_reason(res, "server gave an unusable video URL");
-			res->retryable = true;
-			break;
-		}
+		url = next;
+		next = NULL;
 		d.following = true;
 		res->http_status = 0;
 		res->retry_after_ms = -1;
@@ -1454,26 +1605,14 @@ static int http_content(struct remote *r, const char *id, const char *variant,
 			int64_t offset, int64_t length, long timeout_ms,
 			const struct remote_sink *sink, struct remote_result *res)
 {
-	struct http_remote *hr = r->impl;
-	CURL *curl = thread_curl(hr);
-	char *url;
+	return content_get(r, id, variant, NULL, offset, length, timeout_ms, sink, res);
+}
 
-	if (!curl) {
-		remote_result_clear(res);
-		set_reason(res, "out of memory");
-		res->retryable = true;
-		return -1;
-	}
-	if (variant) {
-		char *esc = curl_easy_escape(curl, variant, 0);
-		char suffix[160];
-		snprintf(suffix, sizeof(suffix), "/content?variant=%s", esc ? esc : "");
-		curl_free(esc);
-		url = video_url(hr, curl, id, suffix);
-	} else {
-		url = video_url(hr, curl, id, "/content");
-	}
-	return fetch_url(hr, url, offset, length, timeout_ms, sink, res);
+static int http_content_link(struct remote *r, const char *url, int64_t offset,
+			     int64_t length, long timeout_ms,
+			     const struct remote_sink *sink, struct remote_result *res)
+{
+	return content_get(r, NULL, NULL, url, offset, length, timeout_ms, sink, res);
 }
 
 /* ---- lifetime ---- */
@@ -1551,6 +1690,16 @@ static int redacted_content(struct remote *r, const char *id, const char *varian
 	return rc;
 }
 
+static int redacted_content_link(struct remote *r, const char *url, int64_t offset,
+				 int64_t length, long timeout_ms,
+				 const struct remote_sink *sink, struct remote_result *res)
+{
+	int rc = http_content_link(r, url, offset, length, timeout_ms, sink, res);
+
+	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
+	return rc;
+}
+
 static int redacted_remove(struct remote *r, const char *id, struct remote_result *res)
 {
 	int rc = http_remove(r, id, res);
@@ -1564,6 +1713,7 @@ static const struct remote_ops http_ops = {
 	.create = redacted_create,
 	.get = redacted_get,
 	.content = redacted_content,
+	.content_link = redacted_content_link,
 	.remove = redacted_remove,
 	.destroy = http_destroy,
 };
@@ -1618,6 +1768,7 @@ struct remote *remote_http_new(const struct remote_http_options *o,
 	hr->base.ops = &http_ops;
 	hr->base.impl = hr;
 	hr->timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
+	hr->min_download_rate = o->min_download_rate > 0 ? o->min_download_rate : 1;
 	hr->base_url = strdup(o->base_url);
 	if (hr->base_url) {
 		size_t n = strlen(hr->base_url);
@@ -1716,9 +1867,19 @@ int remote_http_fetch(struct remote *r, const char *url, int64_t offset,
 		      const struct remote_sink *sink, struct remote_result *res)
 {
 	struct http_remote *hr = r->impl;
-	int ret = fetch_url(hr, absolute_url(hr, url), offset, length, timeout_ms,
-			    sink, res);
+	char *abs = absolute_url(hr, url);
+	int ret;
 
+	if (!abs) {
+		remote_result_clear(res);
+		set_reason(res, "out of memory");
+		res->retryable = true;
+		return -1;
+	}
+	/* As a link a status object gave: the key only to base_url's
+	 * origin, at every hop. */
+	ret = content_get(r, NULL, NULL, abs, offset, length, timeout_ms, sink, res);
+	free(abs);
 	remote_result_redact(res, hr->api_key);
 	return ret;
 }

@@ -325,7 +325,6 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 	struct sockaddr_storage ss = { 0 };
 	unsigned int flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
 			     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
-	const union MHD_DaemonInfo *info;
 	struct sim *s = calloc(1, sizeof(*s));
 	const char *host;
 
@@ -371,11 +370,31 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 	if (s->opt.verbose)
 		flags |= MHD_USE_ERROR_LOG;
 	errno = 0;
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	/* The address is set before the server's threads start: they read
+	 * s->root without a lock. */
+	int lfd = sim_listen(&ss, &s->port);
+	if (lfd >= 0)
+		snprintf(s->root, sizeof(s->root), strchr(host, ':') ?
+			 "http://[%s]:%d" : "http://%s:%d", host, s->port);
+	if (lfd >= 0 && (s->d->content == CONTENT_REDIRECT || s->protocol == SIM_PROTO_GEMINI) &&
+	    signed_start(s, err, errlen) < 0) {
+		close(lfd);
+		sim_free(s);
+		return NULL;
+	}
+	s->daemon = lfd < 0 ? NULL :
+		    MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+				     MHD_OPTION_LISTEN_SOCKET, lfd,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				     MHD_OPTION_END);
 	if (!s->daemon) {
+		int e = errno;
+		if (lfd >= 0)
+			close(lfd);
+		if (s->signed_daemon)
+			MHD_stop_daemon(s->signed_daemon);
+		s->signed_daemon = NULL;
+		errno = e;
 		char why[128];
 
 		snprintf(why, sizeof(why), "%s",
@@ -383,16 +402,6 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 		why[0] = (char)tolower((unsigned char)why[0]);
 		set_err(err, errlen, "cannot listen on %s:%d: %s", host,
 			s->opt.port, why);
-		sim_free(s);
-		return NULL;
-	}
-	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info ? info->port : s->opt.port;
-	snprintf(s->root, sizeof(s->root), strchr(host, ':') ?
-		 "http://[%s]:%d" : "http://%s:%d", host, s->port);
-	if ((s->d->content == CONTENT_REDIRECT || s->protocol == SIM_PROTO_GEMINI) &&
-	    signed_start(s, err, errlen) < 0) {
-		MHD_stop_daemon(s->daemon);
 		sim_free(s);
 		return NULL;
 	}

@@ -182,6 +182,10 @@ struct view {
 };
 
 /* sim_util.c */
+/* A listening socket on ss, its port in *port: the server's address is
+ * known before any of its threads runs, so they read it without a lock.
+ * The fd, or -1 with errno. */
+int sim_listen(const struct sockaddr_storage *ss, int *port);
 void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 double now_mono(void);

@@ -133,7 +133,6 @@ static enum MHD_Result on_signed(void *cls, struct MHD_Connection *c,
 
 int signed_start(struct sim *s, char *err, size_t errlen)
 {
-	const union MHD_DaemonInfo *info;
 	struct sockaddr_storage ss = { 0 };
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV }, *res;
@@ -152,16 +151,21 @@ int signed_start(struct sim *s, char *err, size_t errlen)
 	freeaddrinfo(res);
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->signed_daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_signed, s,
-					    MHD_OPTION_SOCK_ADDR,
-					    (struct sockaddr *)&ss, MHD_OPTION_END);
-	if (!s->signed_daemon) {
+	/* Its address is known before any server thread reads it. */
+	int port = 0, lfd = sim_listen(&ss, &port);
+	if (lfd < 0) {
 		set_err(err, errlen, "cannot listen on %s for signed URLs", host);
 		return -1;
 	}
-	info = MHD_get_daemon_info(s->signed_daemon, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(s->signed_root, sizeof(s->signed_root), strchr(host, ':') ?
-		 "http://[%s]:%d" : "http://%s:%d", host, info ? info->port : 0);
+		 "http://[%s]:%d" : "http://%s:%d", host, port);
+	s->signed_daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_signed, s,
+					    MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_END);
+	if (!s->signed_daemon) {
+		close(lfd);
+		set_err(err, errlen, "cannot listen on %s for signed URLs", host);
+		return -1;
+	}
 	return 0;
 }
 

@@ -2,7 +2,9 @@
  * clocks and id checks. */
 #include "sim_internal.h"
 
-
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -132,4 +134,30 @@ void count_locked(struct sim *s, long *counter)
 bool method_is(const char *method, const char *want)
 {
 	return strcmp(method, want) == 0;
+}
+
+int sim_listen(const struct sockaddr_storage *ss, int *port)
+{
+	struct sockaddr_storage got;
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in);
+	int one = 1, e;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 128) < 0)
+		goto fail;
+	len = sizeof(got);
+	if (getsockname(fd, (struct sockaddr *)&got, &len) < 0)
+		goto fail;
+	*port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+						 : ((struct sockaddr_in *)&got)->sin_port);
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
 }

@@ -139,20 +139,25 @@ def clean_unmount(path, attempts=20):
 
 
 def stop_process(proc, timeout=20):
-    """Wait for proc to end on its own, then SIGTERM, then SIGKILL."""
+    """Wait for proc to end on its own, then SIGTERM, then SIGKILL. Returns
+    None when it ended by itself, else the signal the harness had to send."""
     if proc is None:
-        return
+        return None
+    forced = None
     try:
         proc.wait(timeout=bound(timeout))
     except subprocess.TimeoutExpired:
+        forced = signal.SIGTERM
         proc.terminate()
         try:
             proc.wait(timeout=bound(10))
         except subprocess.TimeoutExpired:
+            forced = signal.SIGKILL
             proc.kill()
             proc.wait()
     with _live_lock:
         _live_procs.discard(proc)
+    return forced
 
 
 def _register_proc(proc):
@@ -184,6 +189,63 @@ def emergency_cleanup():
 
 
 # ---------------------------------------------------------------- programs
+
+# Signals whose disposition a child must not inherit from whatever started
+# the tests: nohup ignores SIGHUP, a shell's background job ignores SIGINT
+# and SIGQUIT, Python ignores SIGPIPE, a CI runner may ignore SIGTERM.
+CHILD_DEFAULT_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+                         signal.SIGPIPE)
+
+
+def child_signal_defaults():
+    """preexec_fn for every program under test: the default disposition for
+    the signals above and no blocked signals, as a login shell or a service
+    manager would start it, so that the signal tests test veofs and not the
+    environment the suite was started in. Only signal calls here: it runs
+    between fork and exec."""
+    for sig in CHILD_DEFAULT_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+# A report by AddressSanitizer, LeakSanitizer, ThreadSanitizer or UBSan in a
+# program's output. Such a program may still exit 0 (a UBSan report without
+# halt_on_error, a race before a SIGKILL), so output is checked as well as
+# exit statuses.
+SANITIZER_REPORT = re.compile(
+    r"^(?:==\d+==\s*ERROR: \w*Sanitizer"
+    r"|WARNING: ThreadSanitizer"
+    r"|SUMMARY: \w*Sanitizer"
+    r"|\S+:\d+:\d+: runtime error: )", re.M)
+
+
+def sanitizer_report(text):
+    """The first sanitizer report in text (about 60 lines of it), or None."""
+    m = SANITIZER_REPORT.search(text)
+    if not m:
+        return None
+    start = text.rfind("\n", 0, max(0, m.start() - 1))
+    lines = text[start + 1:].splitlines()
+    return "\n".join(lines[:60])
+
+
+# Exit statuses that name their cause (sanitizers' defaults).
+_EXIT_MEANINGS = {1: "an error, or an AddressSanitizer/UBSan report",
+                  23: "LeakSanitizer's exit status", 66: "ThreadSanitizer's exit status"}
+
+
+def describe_exit(rc):
+    if rc is None:
+        return "still running"
+    if rc < 0:
+        try:
+            return "killed by %s" % signal.Signals(-rc).name
+        except ValueError:
+            return "killed by signal %d" % -rc
+    if rc in _EXIT_MEANINGS:
+        return "exit status %d (%s)" % (rc, _EXIT_MEANINGS[rc])
+    return "exit status %d" % rc
+
 
 def _binary(var):
     path = os.environ.get(var)
@@ -264,7 +326,8 @@ class Sim:
         try:
             self.proc = subprocess.Popen([veofs_sim_bin()] + self.args,
                                          stdin=subprocess.DEVNULL, stdout=logf,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT,
+                                         preexec_fn=child_signal_defaults)
         finally:
             logf.close()
         _register_proc(self.proc)
@@ -323,15 +386,65 @@ class Sim:
             raise AssertionError("DELETE /_sim/faults answered %d: %r" % (status, body))
 
     def stop(self):
+        """SIGTERM; the simulator must exit 0 without a sanitizer report."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
+        died_before = self.proc.poll() is not None
+        if not died_before:
             self.proc.terminate()
-        stop_process(self.proc, timeout=10)
+        forced = stop_process(self.proc, timeout=10)
+        problems = []
+        if died_before:
+            problems.append("veofs-sim ended before the test stopped it: %s"
+                            % describe_exit(self.proc.returncode))
+        elif forced is not None:
+            problems.append("veofs-sim did not exit within %.0fs of SIGTERM"
+                            % bound(10))
+        elif self.proc.returncode != 0:
+            problems.append("veofs-sim: %s after SIGTERM"
+                            % describe_exit(self.proc.returncode))
+        report = sanitizer_report(self.log_text())
+        if report:
+            problems.append("veofs-sim's output has a sanitizer report:\n" + report)
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+
+class _Run:
+    """One start of a daemon, and what its end may look like."""
+
+    def __init__(self, proc, number):
+        self.proc = proc
+        self.number = number
+        self.killed = False       # the test sent SIGKILL: a crash it asked for
+        self.refusal = False      # the test expects veofs to refuse to start
+        self.forced = None        # the signal the harness needed to stop it
+
+    def problem(self):
+        """Why this run's end is wrong, or None. An ordinary end (unmount,
+        SIGTERM, SIGINT, SIGHUP) is exit status 0, so LeakSanitizer's
+        report at exit fails the test that caused it."""
+        rc = self.proc.returncode
+        if self.killed and rc in (-signal.SIGKILL, 0):
+            return None
+        if self.refusal:
+            if rc is not None and rc > 0:
+                return None
+            return "start %d: refused to start with %s" % (self.number, describe_exit(rc))
+        if self.forced is not None:
+            return ("start %d: did not exit within its bound after the mount went away; "
+                    "the harness sent %s and it ended with %s"
+                    % (self.number, signal.Signals(self.forced).name, describe_exit(rc)))
+        if rc != 0:
+            return "start %d: %s" % (self.number, describe_exit(rc))
+        return None
 
 
 class Mount:
-    """A veofs daemon in the foreground, mounted on mnt."""
+    """A veofs daemon in the foreground, mounted on mnt.
+
+    Every start is remembered; teardown checks how each one ended (see
+    _Run.problem) and that the log holds no sanitizer report."""
 
     def __init__(self, logdir, mnt, state_dir=None, base_url=None, options=None,
                  extra_args=(), env=None, simulate=False, name="veofs"):
@@ -346,6 +459,7 @@ class Mount:
         self.name = name
         self.proc = None
         self.starts = 0
+        self.runs = []
         self.logpath = os.path.join(logdir, "%s.log" % name)
 
     def argv(self):
@@ -373,9 +487,10 @@ class Mount:
             logf.flush()
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                          stdout=logf, stderr=subprocess.STDOUT,
-                                         env=self.env)
+                                         env=self.env, preexec_fn=child_signal_defaults)
         finally:
             logf.close()
+        self.runs.append(_Run(self.proc, self.starts))
         _register_proc(self.proc)
         with _live_lock:
             _live_mounts.add(self)
@@ -403,17 +518,30 @@ class Mount:
         return os.path.join(self.mnt, *parts)
 
     def unmount(self):
-        """A clean unmount, as a user would do it; the daemon must then exit."""
+        """A clean unmount, as a user would do it; the daemon must then exit
+        (with status 0, checked at teardown)."""
         clean_unmount(self.mnt)
-        stop_process(self.proc, timeout=30)
+        self.runs[-1].forced = stop_process(self.proc, timeout=30)
         rc = self.proc.returncode if self.proc else None
         with _live_lock:
             _live_mounts.discard(self)
         return rc
 
+    def send_signal(self, sig):
+        """Send sig to the running daemon. SIGKILL is a crash the test asks
+        for; after any other signal the daemon must exit 0 (or keep running)."""
+        if sig == signal.SIGKILL:
+            self.runs[-1].killed = True
+        self.proc.send_signal(sig)
+
+    def expect_refusal(self):
+        """This start is meant to fail: it must exit with a status (not die
+        of a signal), and its output is still checked for sanitizer reports."""
+        self.runs[-1].refusal = True
+
     def kill9(self):
         """Crash the daemon and clear the stale mount it leaves behind."""
-        os.kill(self.proc.pid, signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=bound(20))
         with _live_lock:
             _live_procs.discard(self.proc)
@@ -430,16 +558,35 @@ class Mount:
         return self.start()
 
     def teardown(self):
+        """Unmount and stop the daemon, then fail the test if any start of
+        it ended wrongly or reported a sanitizer finding."""
         if self.proc is None:
             return
+        run = self.runs[-1]
         if is_mounted(self.mnt):
             if self.proc.poll() is None:
-                clean_unmount(self.mnt)
+                if not clean_unmount(self.mnt):
+                    log("%s: busy at teardown, unmounted lazily" % self.mnt)
             else:
                 force_unmount(self.mnt)
-        stop_process(self.proc, timeout=20)
+        elif self.proc.poll() is None and not run.killed:
+            # Running without a mount: it has not mounted yet, or it lost
+            # its mount (a lazy unmount elsewhere). A clean stop is SIGTERM.
+            self.proc.terminate()
+        forced = stop_process(self.proc, timeout=20)
+        if run.forced is None:
+            run.forced = forced
         with _live_lock:
             _live_mounts.discard(self)
+        self.check_exits()
+
+    def check_exits(self):
+        problems = [p for p in (r.problem() for r in self.runs) if p]
+        report = sanitizer_report(self.log_text())
+        if report:
+            problems.append("sanitizer report in %s.log:\n%s" % (self.name, report))
+        if problems:
+            raise AssertionError("%s (%s): %s" % (self.name, self.mnt, "\n".join(problems)))
 
 
 # ---------------------------------------------------------------- tree reading
@@ -481,8 +628,15 @@ def state_of(status_line):
     return re.split(r"[\s:]", status_line.strip(), maxsplit=1)[0]
 
 
-STATUS_LINE = re.compile(r"^(pending|queued|in_progress|completed|failed)"
-                         r"(?: (\d{1,3})%|: .+)?$")
+# The status line's grammar (contract section 3, README "status"): STATE,
+# then progress or reason; transient trouble or what veofs is doing right
+# now follows in parentheses, e.g. "in_progress 100% (fetching the video)",
+# "completed (video download: connection reset; retrying in 10s)".
+STATUS_LINE = re.compile(r"^(?:pending(?:: .+)?"
+                         r"|queued(?: \(.+\))?"
+                         r"|in_progress (?:100|[1-9]?[0-9])%(?: \(.+\))?"
+                         r"|completed(?: \(.+\))?"
+                         r"|failed: .+)\Z")
 
 EVENT_LINE = re.compile(
     r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
@@ -680,6 +834,17 @@ class VeofsTestCase(unittest.TestCase):
                    timeout, "%s's whole video to be saved" % name)
         return m.path(name, "video.mp4")
 
+    def wait_saved(self, m, name, timeout=90):
+        """Wait until the whole video is in the state dir: the events line
+        'completed 100 video.mp4 saved (N bytes)' (README) is the last change
+        a finished task makes. video.mp4 shows as soon as the download
+        starts, so a test that compares the task's files before and after
+        something must wait for this first."""
+        video = self.wait_video(m, name, timeout)
+        wait_until(lambda: "video.mp4 saved" in read_text(m.path(name, "events")), timeout,
+                   "%s/video.mp4 to be saved" % name)
+        return video
+
     def wait_submitted(self, m, name, timeout=60):
         """Wait until the API accepted the task (its id is known)."""
         def known():
@@ -687,6 +852,17 @@ class VeofsTestCase(unittest.TestCase):
                 raise AssertionError("task %s failed: %s" % (name, self.status(m, name)))
             return self.task_id(m, name)
         return wait_until(known, timeout, "task %s to get its id" % name)
+
+    def assertRefused(self, returncode, output, what):
+        """A program that was meant to refuse to run: it exited with a
+        non-zero status of its own (not a signal: a crash is no refusal) and
+        printed no sanitizer report on the way out."""
+        if isinstance(output, bytes):
+            output = output.decode("utf-8", "replace")
+        self.assertGreater(returncode, 0, "%s: %s, expected a refusal:\n%s"
+                           % (what, describe_exit(returncode), output))
+        report = sanitizer_report(output)
+        self.assertIsNone(report, "%s: sanitizer report while refusing:\n%s" % (what, report))
 
     def assertErrno(self, expected, func, *args, **kw):
         """func(*args) must raise OSError with an errno in expected."""

@@ -28,6 +28,7 @@ class CommandLineTest(harness.VeofsTestCase):
         harness.force_unmount(mnt)
         self.assertFalse(mounted, "%s mounted" % " ".join(argv))
         out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        self.assertRefused(r.returncode, out, " ".join(argv))
         return r.returncode, out
 
     def state_option(self):
@@ -91,6 +92,7 @@ class CommandLineTest(harness.VeofsTestCase):
         first = self.mount(sim, name="first")
         second = self.new_mount(sim, name="second", state_dir=first.state_dir)
         second.start(wait=False)
+        second.expect_refusal()
         try:
             second.proc.wait(timeout=bound(30))
         except subprocess.TimeoutExpired:
@@ -116,6 +118,7 @@ class CommandLineTest(harness.VeofsTestCase):
         os.unlink(os.path.join(first.state_dir, "lock"))
         second = self.new_mount(sim, name="second", state_dir=first.state_dir)
         second.start(wait=False)
+        second.expect_refusal()
         try:
             second.proc.wait(timeout=bound(30))
         except subprocess.TimeoutExpired:

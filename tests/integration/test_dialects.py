@@ -10,6 +10,7 @@ what really happened."""
 import json
 import os
 import unittest
+import urllib.parse
 
 import harness
 from harness import read_bytes, read_text, wait_until, write_file
@@ -27,20 +28,21 @@ DIALECTS = {
 }
 
 
-class DialectCase(harness.VeofsTestCase):
+class DialectBase(harness.VeofsTestCase):
     sim_duration = 3
-    mount_options = {"interval": "1", "max_interval": "2", "timeout": "10"}
+    mount_options = {"interval": "1", "max_interval": "2", "timeout": "10",
+                     "video_deadline": "10"}
 
-    def lifecycle(self, dialect, **sim_kw):
+    def lifecycle(self, dialect, name="veofs", **sim_kw):
         sim = self.start_sim(dialect=dialect, **sim_kw)
-        m = self.mount(sim)
+        m = self.mount(sim, name=name)
         self.submit(m, "job", "a fox in the snow, as %s serves it" % dialect)
         vid = self.wait_submitted(m, "job")
         self.assertEqual(read_text(m.path("job", "id")).rstrip("\n"), vid)
         self.wait_video(m, "job", timeout=60)
         video = [f for f in os.listdir(m.path("job")) if f.startswith("video.")]
         self.assertEqual(video, ["video.mp4"])
-        self.assertEqual(read_bytes(m.path("job", "video.mp4")), sim.content(vid),
+        self.assertEqual(read_bytes(m.path("job", "video.mp4")), reference(sim, vid),
                          "the video is not the provider's, byte for byte")
         self.assertEqual(self.status(m, "job"), "completed")
         self.assertEqual(read_text(m.path("job", "progress")).strip(), "100")
@@ -72,8 +74,24 @@ class DialectCase(harness.VeofsTestCase):
                               "the refused cancel to show")
             self.assertNotEqual(harness.state_of(line), "failed", line)
             self.assertNotIn("the provider cancelled", m.log_text())
-        self.assertEqual(sim.stats()["deletes"], 1)
+        # A server error is asked again, a few times at most.
+        self.assertIn(sim.stats()["deletes"], (1, 2, 3))
         return sim, m
+
+
+class DialectLifecycleTest(DialectBase):
+    """One lifecycle, failure and cancel test per dialect (added below)."""
+
+
+def reference(sim, vid):
+    """The job's video as the simulator made it, whatever the dialect
+    does to /content."""
+    status, _, body = harness.http(
+        "GET", "%s/_sim/files/%s.mp4" % (sim.root, urllib.parse.quote(vid, safe="")),
+        timeout=120)
+    if status != 200:
+        raise AssertionError("GET /_sim/files of %s answered %d" % (vid, status))
+    return body
 
 
 def _add(dialect, confirms):
@@ -91,16 +109,16 @@ def _add(dialect, confirms):
     test_lifecycle.__doc__ = "%s: create, progress, completion, the video byte for byte" % dialect
     test_failure.__doc__ = "%s: a failure shows with a reason" % dialect
     test_cancel.__doc__ = "%s: a cancel says what the provider really did" % dialect
-    setattr(DialectCase, "test_%s_lifecycle" % safe, test_lifecycle)
-    setattr(DialectCase, "test_%s_failure" % safe, test_failure)
-    setattr(DialectCase, "test_%s_cancel" % safe, test_cancel)
+    setattr(DialectLifecycleTest, "test_%s_lifecycle" % safe, test_lifecycle)
+    setattr(DialectLifecycleTest, "test_%s_failure" % safe, test_failure)
+    setattr(DialectLifecycleTest, "test_%s_cancel" % safe, test_cancel)
 
 
 for _d, _c in DIALECTS.items():
     _add(_d, _c)
 
 
-class DialectDetailTest(DialectCase):
+class DialectDetailTest(DialectBase):
 
     def test_litellm_base64_ids_are_kept_and_attachable(self):
         """LiteLLM's ids are base64 with '=', '+' and '/': a create answered
@@ -110,7 +128,7 @@ class DialectDetailTest(DialectCase):
         self.assertTrue(any(c in vid for c in "=+/"), vid)
         write_file(m.path("new", "again.id"), vid + "\n")
         self.wait_video(m, "again", timeout=60)
-        self.assertEqual(read_bytes(m.path("again", "video.mp4")), sim.content(vid))
+        self.assertEqual(read_bytes(m.path("again", "video.mp4")), reference(sim, vid))
         self.assertEqual(sim.stats()["creates"], 1)
 
     def test_newapi_unknown_attached_id_fails_with_the_reason(self):
@@ -130,10 +148,10 @@ class DialectDetailTest(DialectCase):
     def test_url_in_status_every_field(self):
         """The link only in the status object, under each name gateways
         use for it."""
-        for field in ("video_url", "data.result_url", "data.videos[].url",
-                      "unsigned_urls[]", "download_url", "content_url"):
+        for k, field in enumerate(("video_url", "data.result_url", "data.videos[].url",
+                                   "unsigned_urls[]", "download_url", "content_url")):
             with self.subTest(field=field):
-                sim, m = self.lifecycle("url-in-status", url_field=field)
+                sim, m = self.lifecycle("url-in-status", name="m%d" % k, url_field=field)
                 m.unmount()
 
     def test_redirect_never_sends_the_key_to_the_signed_host(self):

@@ -202,7 +202,8 @@ class DaemonTest(harness.VeofsTestCase):
             r = subprocess.run([harness.veofs_bin(), "-o",
                                 "base_url=%s,state_dir=%s,interval=1" % (sim.api, state), mnt],
                                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                               env=self.env, timeout=bound(30))
+                               env=self.env, timeout=bound(30),
+                               preexec_fn=harness.child_signal_defaults)
         self.addCleanup(harness.force_unmount, mnt)
         text = harness.read_text(out)
         self.assertEqual(r.returncode, 0, text)

@@ -25,7 +25,7 @@ class ReadOnlyTest(harness.VeofsTestCase):
     def test_task_dir_and_root_refuse_changes(self):
         sim, m = self.sim_and_mount()
         self.submit(m, "job", "a fox in the snow")
-        self.wait_video(m, "job")
+        self.wait_saved(m, "job")
         before = {f: read_bytes(m.path("job", f)) for f in TASK_FILES}
         job = m.path("job")
 
@@ -86,7 +86,7 @@ class ReadOnlyTest(harness.VeofsTestCase):
         and the files are all there again after a remount."""
         sim, m = self.sim_and_mount()
         self.submit(m, "job", "a bee on a sunflower")
-        self.wait_video(m, "job")
+        self.wait_saved(m, "job")
         before = {f: read_bytes(m.path("job", f)) for f in TASK_FILES}
         for f in ("status", "video.mp4"):
             with self.subTest(file=f):

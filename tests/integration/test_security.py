@@ -434,6 +434,7 @@ class TlsTest(harness.VeofsTestCase):
                                     os.path.join(self.tmp, "never")],
                                    capture_output=True, env=self.env, timeout=bound(20))
                 self.assertNotEqual(r.returncode, 0, "option %s was accepted" % opt)
+                self.assertRefused(r.returncode, r.stdout + r.stderr, "option %s" % opt)
                 harness.force_unmount(os.path.join(self.tmp, "never"))
 
         m = self.new_mount(None, options={"base_url": base})

@@ -127,7 +127,7 @@ class TortureTest(harness.VeofsTestCase):
             if kind in ("poll", "download"):
                 self._wait_for_phase(m, kind, bound(2))
             time.sleep(rng.uniform(0.05, 1.2))
-            os.kill(m.proc.pid, signal.SIGKILL)
+            m.send_signal(signal.SIGKILL)
             m.proc.wait(timeout=bound(20))
             if writer is not None:
                 writer.stop.set()
@@ -305,7 +305,7 @@ class EndingTest(harness.VeofsTestCase):
         m = self.new_mount(sim, extra_args=["-o", "auto_unmount"])
         m.start()
         self.submit(m, "job", "a quiet harbour")
-        os.kill(m.proc.pid, signal.SIGKILL)
+        m.send_signal(signal.SIGKILL)
         m.proc.wait(timeout=bound(20))
         wait_until(lambda: not harness.is_mounted(m.mnt), 5,
                    "the mount to go away after kill -9 with auto_unmount")

@@ -1126,7 +1126,7 @@ Test(config, example_documents_the_defaults)
 			break;
 		line = nl + 1;
 	}
-	cr_assert_eq(keys, 20, "the example should show all 20 keys, shows %zu", keys);
+	cr_assert_eq(keys, 23, "the example should show all 23 keys, shows %zu", keys);
 	write_file("example.conf", text, 0600);
 	snprintf(path, sizeof(path), "%s/example.conf", tmpdir);
 	cr_assert_eq(LOAD(&c, .config_file = path), 0, "%s", err);
@@ -1135,6 +1135,8 @@ Test(config, example_documents_the_defaults)
 	cr_assert_eq(c.api_key, NULL);
 	cr_assert_eq(c.api_key_file, NULL);
 	cr_assert_eq(c.timeout, d.timeout);
+	cr_assert_eq(c.min_download_rate, d.min_download_rate);
+	cr_assert_eq(c.max_video_bytes, d.max_video_bytes);
 	cr_assert_str_eq(c.model, d.model);
 	cr_assert_eq(c.seconds, d.seconds);
 	cr_assert_str_eq(c.size, d.size);
@@ -1149,4 +1151,27 @@ Test(config, example_documents_the_defaults)
 	config_free(&c);
 	config_free(&d);
 	free(text);
+}
+
+/* What a provider can make veofs hold or wait on is bounded by these. */
+Test(config, download_bounds)
+{
+	struct config c;
+
+	cr_assert_eq(LOAD(&c, .config_file = NULL), 0, "%s", err);
+	cr_assert_eq(c.min_download_rate, 1024);
+	cr_assert_eq(c.max_video_bytes, 4LL << 30);
+	config_free(&c);
+	cr_assert_eq(LOAD(&c, OPTS({ "max_video_bytes", "512M" },
+				   { "min_download_rate", "0" })), 0, "%s", err);
+	cr_assert_eq(c.max_video_bytes, 512LL << 20);
+	cr_assert_eq(c.min_download_rate, 0);
+	config_free(&c);
+	cr_assert_eq(LOAD(&c, OPTS({ "api.max_video_bytes", "1048576" })), 0, "%s", err);
+	cr_assert_eq(c.max_video_bytes, 1048576);
+	config_free(&c);
+	expect_error(LOAD(&c, OPTS({ "max_video_bytes", "10" })), "api.max_video_bytes");
+	expect_error(LOAD(&c, OPTS({ "max_video_bytes", "2T" })), "api.max_video_bytes");
+	expect_error(LOAD(&c, OPTS({ "max_video_bytes", "4GB" })), "api.max_video_bytes");
+	expect_error(LOAD(&c, OPTS({ "min_download_rate", "-1" })), "api.min_download_rate");
 }

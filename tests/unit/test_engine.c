@@ -785,6 +785,27 @@ Test(engine, provider_poll_delay_is_honoured)
 		      (long long)gap);
 }
 
+/* openai-poll-after-ms: 1000000000000 once stopped polling for a day: a
+ * hint is advice, capped by poll.max_interval (2 s here). */
+Test(engine, a_huge_poll_hint_is_capped_by_the_max_interval)
+{
+	char id[64], body[256];
+	struct task *t = queued_task("job", id, sizeof(id));
+	int gets = fake_remote_calls(env.fake, FAKE_GET);
+	struct fake_script s = {
+		.kind = FAKE_ANSWER, .retry_after_ms = 1000000000000L, .body = body,
+	};
+
+	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"status\":\"in_progress\",\"progress\":3}", id);
+	fake_remote_script(env.fake, FAKE_GET, &s);
+	engine_kick(env.e, t);
+	cr_assert_geq(fake_remote_wait_calls(env.fake, FAKE_GET, gets + 2, 8000), gets + 2);
+	int64_t gap = fake_remote_call_time(env.fake, FAKE_GET, gets + 1) -
+		      fake_remote_call_time(env.fake, FAKE_GET, gets);
+	cr_assert_leq(gap, 2500, "polled again after %lld ms; poll.max_interval is 2 s",
+		      (long long)gap);
+}
+
 Test(engine, download_keeps_trying_through_server_errors)
 {
 	char id[64];
@@ -944,6 +965,45 @@ Test(engine, forgotten_task_never_writes_into_its_successor)
 	free(record);
 }
 
+/* ---- never a create without the prompt the user accepted ---- */
+
+/* A task whose prompt went missing once reached the provider with
+ * prompt="": paid for, for nothing. */
+Test(engine, a_task_without_a_prompt_is_never_sent)
+{
+	struct task *t = submit("job", "");
+
+	wait_state(t, TASK_FAILED, -1, 3000);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 0);
+	char *st = status_of(t);
+	cr_assert(strstr(st, "damaged task"), "%s", st);
+	free(st);
+}
+
+/* A task attached by its id has no prompt: retry would POST prompt="". */
+Test(engine, retry_of_an_attached_task_is_refused)
+{
+	char err[256] = "", id[64];
+	struct task *t = queued_task("job", id, sizeof(id));
+
+	cr_assert_eq(fake_remote_job_fail(env.fake, id, "boom", false), 0);
+	engine_kick(env.e, t);
+	wait_state(t, TASK_FAILED, -1, 5000);
+	pthread_mutex_lock(&t->mu);
+	task_set_str(&t->prompt, ""); /* as new/NAME.id leaves it */
+	pthread_mutex_unlock(&t->mu);
+	int creates = fake_remote_calls(env.fake, FAKE_CREATE);
+	cr_assert_eq(task_control(env.e, t, "retry\n", 6, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "attached"), "%s", err);
+	wait_engine_idle();
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), creates);
+	cr_assert_eq(t->state, TASK_FAILED);
+	size_t len;
+	char *events = read_state_file("job", "events", &len);
+	cr_assert(strstr(events, "retry refused"), "%s", events);
+	free(events);
+}
+
 /* ---- gateway dialects: what the provider really did is what shows ---- */
 
 static int ctl(struct task *t, const char *cmd)
@@ -1041,8 +1101,11 @@ Test(engine, progress_shown_never_goes_backwards)
 	s = status_of(t);
 	cr_assert_str_eq(s, "in_progress 60%\n");
 	free(s);
-	cr_assert(strstr(t->task_json, "\"progress\": 0") || strstr(t->task_json, "\"progress\":0"),
-		  "task.json must keep what the server said: %s", t->task_json);
+	char *json = read_state_file("job", "task.json", NULL);
+	cr_assert_not_null(json);
+	cr_assert(strstr(json, "\"progress\": 0") || strstr(json, "\"progress\":0"),
+		  "task.json must keep what the server said: %s", json);
+	free(json);
 }
 
 /* new-api answers 400 "task_not_exist" for an id it does not know. */

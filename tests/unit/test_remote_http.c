@@ -581,6 +581,8 @@ static void fill_video(void)
 {
 	for (size_t i = 0; i < VIDEO_SIZE; i++)
 		video[i] = (unsigned char)((i * 7 + i / 251) & 0xff);
+	/* A video starts with an ftyp box: bodies are judged by their bytes. */
+	memcpy(video, "\0\0\0\x18" "ftyp", 8);
 }
 
 static struct remote *make_remote(const char *base, int timeout_s)
@@ -979,7 +981,9 @@ Test(remote_http, retry_after_as_http_date)
 	remote_result_clear(&res);
 }
 
-Test(remote_http, remove_accepts_2xx_and_404)
+/* A 404 to DELETE is no cancel: gateways without the route (new-api)
+ * answer it while the job goes on. */
+Test(remote_http, remove_accepts_2xx_only)
 {
 	srv1.script = s_delete;
 	struct remote_result res = {0};
@@ -987,8 +991,9 @@ Test(remote_http, remove_accepts_2xx_and_404)
 	cr_assert_eq(remote->ops->remove(remote, "video_1", &res), 0, "%s", res.reason);
 	cr_assert_str_eq(last_of(&srv1).method, "DELETE");
 	cr_assert_eq(res.http_status, 204);
-	cr_assert_eq(remote->ops->remove(remote, "gone", &res), 0, "%s", res.reason);
+	cr_assert_eq(remote->ops->remove(remote, "gone", &res), -1);
 	cr_assert_eq(res.http_status, 404);
+	cr_assert_not(res.retryable);
 	cr_assert_eq(remote->ops->remove(remote, "busy", &res), -1);
 	cr_assert(res.retryable);
 	cr_assert_str_eq(res.reason, "HTTP 500: try later");
@@ -1284,8 +1289,75 @@ Test(remote_http, content_html_is_refused)
 	struct remote_result res = {0};
 
 	cr_assert_eq(content(&st, 0, -1, 0, &res), -1);
+	/* An answer that will not change by asking again at once: the
+	 * caller counts it, and says what came. */
+	cr_assert_not(res.retryable);
+	cr_assert_str_eq(res.reason, "the provider sent 39 bytes of text/html: "
+			 "\"<html><body>Please log in</body></html>\"");
+	cr_assert_eq(st.starts, 0);
+	cr_assert_eq(st.len, 0);
+	remote_result_clear(&res);
+}
+
+static enum MHD_Result s_json_as_video(struct server *s, struct MHD_Connection *c,
+				       const struct record *rec)
+{
+	return answer(c, 200, "application/octet-stream",
+		      " {\"error\":{\"message\":\"still processing\"}}", NULL, NULL);
+}
+
+static enum MHD_Result s_text_as_video(struct server *s, struct MHD_Connection *c,
+				       const struct record *rec)
+{
+	return answer(c, 200, "text/plain; charset=utf-8", "enim ipsum dolor", NULL, NULL);
+}
+
+static enum MHD_Result s_bytes_as_video(struct server *s, struct MHD_Connection *c,
+					const struct record *rec)
+{
+	return answer(c, 200, "video/mp4", "GIF89a-not-a-video-at-all", NULL, NULL);
+}
+
+/* A body is judged by its bytes, not its labels. */
+Test(remote_http, content_json_labelled_as_a_video_is_not_ready)
+{
+	srv1.script = s_json_as_video;
+	struct sink_state st = {0};
+	struct remote_result res = {0};
+
+	cr_assert_eq(content(&st, 0, -1, 0, &res), -1);
 	cr_assert(res.retryable);
-	cr_assert_str_eq(res.reason, "server answered an HTML page instead of the video");
+	cr_assert_str_eq(res.reason, "HTTP 200: still processing");
+	cr_assert_eq(st.starts, 0);
+	cr_assert_eq(st.len, 0);
+	remote_result_clear(&res);
+}
+
+Test(remote_http, content_text_says_what_came)
+{
+	srv1.script = s_text_as_video;
+	struct sink_state st = {0};
+	struct remote_result res = {0};
+
+	cr_assert_eq(content(&st, 0, -1, 0, &res), -1);
+	cr_assert_not(res.retryable);
+	cr_assert_eq(res.http_status, 200);
+	cr_assert_str_eq(res.reason,
+			 "the provider sent 16 bytes of text/plain: \"enim ipsum dolor\"");
+	cr_assert_eq(st.starts, 0);
+	remote_result_clear(&res);
+}
+
+Test(remote_http, content_bytes_of_no_video_container_are_refused)
+{
+	srv1.script = s_bytes_as_video;
+	struct sink_state st = {0};
+	struct remote_result res = {0};
+
+	cr_assert_eq(content(&st, 0, -1, 0, &res), -1);
+	cr_assert_not(res.retryable);
+	cr_assert_str_eq(res.reason, "the provider sent 25 bytes of video/mp4: "
+			 "\"GIF89a-not-a-video-at-all\"");
 	cr_assert_eq(st.starts, 0);
 	cr_assert_eq(st.len, 0);
 	remote_result_clear(&res);

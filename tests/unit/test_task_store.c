@@ -242,9 +242,8 @@ Test(task_store, load_round_trips_every_field)
 	t->changed = 1700000999;
 	pthread_mutex_unlock(&t->mu);
 	cr_assert_eq(task_store_save(store, t), 0);
-	t->task_json = strdup("{\"id\":\"video_abc123\",\"status\":\"failed\"}");
-	t->task_json_len = strlen(t->task_json);
-	task_store_save_answer(store, t);
+	static const char answer[] = "{\"id\":\"video_abc123\",\"status\":\"failed\"}";
+	task_store_save_answer(store, t, answer, strlen(answer));
 
 	cr_assert_eq(reload(&l), 1);
 	struct task *u = l.t[0];
@@ -268,8 +267,9 @@ Test(task_store, load_round_trips_every_field)
 	cr_assert_eq(u->video_size, 123456);
 	cr_assert(u->ranges_ok);
 	cr_assert_not(u->video_done);
-	cr_assert_eq(u->task_json_len, t->task_json_len);
-	cr_assert_str_eq(u->task_json, t->task_json);
+	/* task.json stays on disk: only its size is loaded. */
+	cr_assert(u->has_task_json);
+	cr_assert_eq(u->task_json_len, strlen(answer));
 	cr_assert_eq(u->events_len, t->events_len);
 	cr_assert_str_eq(u->events, t->events);
 
@@ -386,7 +386,9 @@ Test(task_store, leftovers_of_a_crash_are_cleaned)
 	task_unref(t);
 }
 
-Test(task_store, unreadable_record_is_skipped_not_deleted)
+/* A damaged record once hid the task (and its paid video) while its name
+ * stayed taken: it is shown, failed as damaged, never rewritten. */
+Test(task_store, unreadable_record_is_shown_as_damaged_not_deleted)
 {
 	struct task *t = mk("good", "p");
 	struct loaded l;
@@ -400,8 +402,27 @@ Test(task_store, unreadable_record_is_skipped_not_deleted)
 	mkdir_rel("tasks/array");
 	write_rel("tasks/array/record.json", "[1,2,3]");
 
-	cr_assert_eq(reload(&l), 1);
-	cr_assert_str_eq(l.t[0]->name, "good");
+	write_rel("tasks/broken/video.mp4", "\0\0\0\x10" "ftypisom" "abcd");
+
+	cr_assert_eq(reload(&l), 4);
+	/* name order: array, broken, good, norecord */
+	cr_assert_str_eq(l.t[2]->name, "good");
+	cr_assert_not(l.t[2]->damaged);
+	for (int i = 0; i < 4; i++) {
+		if (i == 2)
+			continue;
+		struct task *d = l.t[i];
+		cr_assert(d->damaged, "%s", d->name);
+		cr_assert_eq(d->state, TASK_FAILED);
+		cr_assert(!strncmp(d->reason, "damaged record: ", 16), "%s", d->reason);
+		cr_assert_eq(task_store_save(store, d), 0);
+	}
+	cr_assert_str_eq(l.t[1]->prompt, "precious");
+	cr_assert(l.t[1]->video_done, "its video is still readable");
+	cr_assert(task_file_visible(l.t[1], TF_VIDEO));
+	char *text = slurp("tasks/broken/record.json");
+	cr_assert_str_eq(text, "{ this is not json", "a damaged record is never rewritten");
+	free(text);
 	cr_assert(exists("tasks/broken/record.json"));
 	cr_assert(exists("tasks/broken/prompt"));
 	cr_assert(exists("tasks/norecord/prompt"));
@@ -420,7 +441,7 @@ Test(task_store, missing_optional_files_are_tolerated)
 	cr_assert_eq(l.t[0]->state, TASK_QUEUED);
 	cr_assert_str_eq(l.t[0]->id, "video_7");
 	cr_assert_str_eq(l.t[0]->prompt, "");
-	cr_assert_null(l.t[0]->task_json);
+	cr_assert_not(l.t[0]->has_task_json);
 	cr_assert_eq(l.t[0]->events_len, 0);
 	cr_assert_eq(l.t[0]->video_size, -1);
 	loaded_free(&l);
@@ -486,7 +507,7 @@ Test(task_store, finished_video_loads_as_done)
 	fd = task_store_open_video(store, t, true, O_RDWR | O_CREAT);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(fs_pwrite_all(fd, "0123456789", 10, 0), 0);
-	cr_assert_eq(task_store_finish_video(store, t, fd), 0);
+	cr_assert_eq(task_store_finish_video(store, t, fd, false), 0);
 	close(fd);
 	cr_assert_not(exists("tasks/job/video.mp4.part"));
 	cr_assert(exists("tasks/job/video.mp4"));
@@ -542,7 +563,7 @@ Test(task_store, save_after_delete_writes_nothing)
 	t->state = TASK_QUEUED;
 	cr_assert_eq(task_store_save(store, t), 0);
 	task_store_append_event(store, t, "line\n");
-	task_store_save_answer(store, t);
+	task_store_save_answer(store, t, "{}", 2);
 	cr_assert_not(exists("tasks/job"), "a forgotten task came back");
 	task_unref(t);
 }
@@ -560,9 +581,7 @@ Test(task_store, events_and_answers_persist)
 	cr_assert_eq(strncmp(text, t->events, t->events_len), 0, "events only grow");
 	free(text);
 
-	t->task_json = strdup("{\"a\":1}");
-	t->task_json_len = 7;
-	task_store_save_answer(store, t);
+	task_store_save_answer(store, t, "{\"a\":1}", 7);
 	text = slurp("tasks/job/task.json");
 	cr_assert_str_eq(text, "{\"a\":1}");
 	free(text);

@@ -222,3 +222,28 @@ Test(video_reader, download_gives_up_on_a_video_that_is_gone)
 	close(fd);
 }
 
+
+/* A server sending a byte now and then once held a read for as long as it
+ * kept trickling: each byte renewed the read's budget. A read now fails
+ * within api.timeout (2 s here) unless its own bytes came. */
+Test(video_reader, a_trickling_download_does_not_hold_a_read)
+{
+	char id[64], buf[4096];
+	struct task *t = queued_task("job", id, sizeof(id));
+	struct timespec a, b;
+	ssize_t n;
+	int fd;
+
+	fake_remote_set_chunk(env.fake, 1, 100);
+	complete(t, id);
+	wait_state(t, TASK_COMPLETED, -1, 10000);
+	fd = open_part(t);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	n = video_reader_read(env.e, t, fd, buf, sizeof(buf), 64 * 1024);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	long took = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	cr_assert_eq(n, -EIO, "read returned %zd", n);
+	cr_assert_lt(took, 4000, "waited %ld ms, far beyond api.timeout", took);
+	engine_forget(env.e, t);
+	close(fd);
+}
