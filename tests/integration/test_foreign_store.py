@@ -159,7 +159,7 @@ class ForeignStoreTest(harness.VeofsTestCase):
             writer = PromptWriter(m.mnt, "r%02d" % rnd, rng, closed_ok, attempted)
             writer.start()
             time.sleep(rng.uniform(0.05, 1.0))
-            os.kill(m.proc.pid, signal.SIGKILL)
+            m.send_signal(signal.SIGKILL)
             m.proc.wait(timeout=bound(20))
             writer.stop.set()
             writer.join(bound(30))
