@@ -22,6 +22,7 @@
 #include "prompt.h"
 
 #define DEFAULT_BASE_URL "https://api.applerouter.ai/v1"
+#define GEMINI_BASE_URL "https://generativelanguage.googleapis.com/v1beta"
 #define DEFAULT_MODEL "veo-3.1"
 /* Both OpenAI's spec (720x1280, 1280x720, 1024x1792, 1792x1024) and the
  * Veo provider's page accept it; "16x9" is the provider's own spelling. */
@@ -46,9 +47,9 @@ enum key_type {
 
 enum key_id {
 	K_BASE_URL, K_API_KEY, K_API_KEY_FILE, K_TIMEOUT, K_MIN_DOWNLOAD_RATE,
-	K_MAX_VIDEO_BYTES, K_VIDEO_DEADLINE, K_MODEL, K_SECONDS,
+	K_MAX_VIDEO_BYTES, K_VIDEO_DEADLINE, K_PROTOCOL, K_MODEL, K_SECONDS,
 	K_SIZE, K_WATERMARK, K_INTERVAL, K_MAX_INTERVAL, K_STATE_DIR,
-	K_DURATION, K_SIM_DIALECT, K_SIM_PROGRESS, K_SIM_JITTER, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
+	K_DURATION, K_SIM_PROTOCOL, K_SIM_DIALECT, K_SIM_PROGRESS, K_SIM_JITTER, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
 };
 
 struct key_def {
@@ -66,6 +67,10 @@ struct key_def {
 static const char *const sim_dialects[] = {
 	"openai", "newapi", "newapi-gemini", "taskdto", "litellm", "redirect",
 	"json-url", "url-in-status", NULL,
+};
+/* api.protocol and sim.protocol (contract sections 1 and 2). */
+static const char *const protocols[] = {
+	"openai", "gemini", "openrouter", NULL,
 };
 static const char *const sim_progress_modes[] = {
 	"smooth", "coarse", "none", NULL,
@@ -90,6 +95,8 @@ static const struct key_def keys[N_KEYS] = {
 		"a number of bytes from 1M to 1T, with K, M, G or T for powers of 1024" },
 	[K_VIDEO_DEADLINE] = { "api", "video_deadline", KT_INT, FIELD(video_deadline),
 		10, 86400, "a whole number of seconds from 10 to 86400" },
+	[K_PROTOCOL] = { "api", "protocol", KT_CHOICE, FIELD(protocol), 0, 0,
+		"openai, gemini or openrouter", protocols },
 	[K_MODEL] = { "defaults", "model", KT_MODEL, FIELD(model), 0, 0,
 		"a model name: printable characters without spaces" },
 	[K_SECONDS] = { "defaults", "seconds", KT_SECONDS, FIELD(seconds), 0, 0,
@@ -107,6 +114,8 @@ static const struct key_def keys[N_KEYS] = {
 		0, 0, "a directory" },
 	[K_DURATION] = { "sim", "duration", KT_INT, FIELD(sim_duration),
 		0, 86400, "a whole number of seconds from 0 to 86400" },
+	[K_SIM_PROTOCOL] = { "sim", "protocol", KT_CHOICE, FIELD(sim_protocol),
+		0, 0, "openai, gemini or openrouter", protocols },
 	[K_SIM_DIALECT] = { "sim", "dialect", KT_CHOICE, FIELD(sim_dialect),
 		0, 0, "openai, newapi, newapi-gemini, taskdto, litellm, redirect, "
 		"json-url or url-in-status", sim_dialects },
@@ -563,6 +572,14 @@ static int on_ini_value(void *user, const char *section, const char *name,
 		return 1;   /* only the first error is reported */
 	snprintf(origin, sizeof(origin), "%s:%d", ld->file, ld->line);
 	id = strchr(name, '.') ? -1 : find_key(name);
+	/* A name two sections share (protocol) is the one of this section. */
+	if (id >= 0 && *section && strcasecmp(section, keys[id].section) != 0) {
+		char full[200];
+		snprintf(full, sizeof(full), "%.90s.%.100s", section, name);
+		int own = find_key(full);
+		if (own >= 0)
+			id = own;
+	}
 	if (id < 0) {
 		set_err(ld, "unknown key '%.100s' in %s", name, origin);
 	} else if (!*section) {
@@ -695,10 +712,36 @@ static int apply_env_pair(struct loader *ld, enum key_id id, const char *veofs,
 	return set_key(ld, id, v, origin);
 }
 
+/* api.protocol as it will end: -o options come after the environment,
+ * but which key variables count depends on the protocol. */
+static const char *protocol_in_effect(const struct loader *ld)
+{
+	const char *p = ld->c->protocol;
+
+	for (size_t i = 0; i < ld->src->n_options; i++) {
+		const struct config_option *o = &ld->src->options[i];
+		if (o->key && o->value && find_key(o->key) == K_PROTOCOL)
+			p = o->value;
+	}
+	return p ? p : "openai";
+}
+
 static int apply_env(struct loader *ld)
 {
+	const char *protocol = protocol_in_effect(ld);
+	const char *own[2] = { NULL, NULL };
+
 	if (apply_env_pair(ld, K_BASE_URL, "VEOFS_BASE_URL", "OPENAI_BASE_URL") < 0)
 		return -1;
+	/* A protocol's own variables first, then the usual ones. */
+	if (!strcmp(protocol, "gemini")) {
+		own[0] = "GEMINI_API_KEY";
+		own[1] = "GOOGLE_API_KEY";
+	} else if (!strcmp(protocol, "openrouter")) {
+		own[0] = own[1] = "OPENROUTER_API_KEY";
+	}
+	if (own[0] && (env_nonempty(ld, own[0]) || env_nonempty(ld, own[1])))
+		return apply_env_pair(ld, K_API_KEY, own[0], own[1]);
 	return apply_env_pair(ld, K_API_KEY, "VEOFS_API_KEY", "OPENAI_API_KEY");
 }
 
@@ -880,6 +923,15 @@ static int finish(struct loader *ld)
 			c->poll_interval, origin_of(ld, K_INTERVAL));
 		return -1;
 	}
+	/* Google's API has its own root; a base_url set anywhere wins. */
+	if (!strcmp(c->protocol, "gemini") && !ld->origin[K_BASE_URL] &&
+	    replace_string(ld, &c->base_url, GEMINI_BASE_URL, false) < 0)
+		return -1;
+	/* The embedded simulator speaks the mount's protocol unless told
+	 * otherwise. */
+	if (!ld->origin[K_SIM_PROTOCOL] &&
+	    replace_string(ld, &c->sim_protocol, c->protocol, false) < 0)
+		return -1;
 	if (ld->src->debug)
 		c->log_level = LOG_LVL_DEBUG;
 	if (!prompt_model_known(c->model))
@@ -903,11 +955,13 @@ static int set_defaults(struct config *c)
 	c->poll_max_interval = 60;
 	c->sim_duration = 20;
 	c->sim_dialect = strdup("openai");
+	c->protocol = strdup("openai");
+	c->sim_protocol = strdup("openai");
 	c->sim_progress = strdup("smooth");
 	c->sim_jitter = 0;
 	c->log_level = LOG_LVL_INFO;
 	return c->base_url && c->model && c->size && c->sim_dialect &&
-	       c->sim_progress ? 0 : -1;
+	       c->sim_progress && c->protocol && c->sim_protocol ? 0 : -1;
 }
 
 int config_load(struct config *c, const struct config_sources *sources,
@@ -1008,8 +1062,11 @@ int config_check_api_key(const struct config *c, char *err, size_t errlen)
 		return 0;
 	if (err && errlen)
 		snprintf(err, errlen,
-			 "no API key for %s: set VEOFS_API_KEY, or api.api_key_file in ~/.config/veofs/veofs.conf (or use --simulate to try veofs without one)",
-			 c->base_url ? c->base_url : "the API");
+			 "no API key for %s: set %sVEOFS_API_KEY, or api.api_key_file in ~/.config/veofs/veofs.conf (or use --simulate to try veofs without one)",
+			 c->base_url ? c->base_url : "the API",
+			 c->protocol && !strcmp(c->protocol, "gemini") ? "GEMINI_API_KEY, " :
+			 c->protocol && !strcmp(c->protocol, "openrouter") ?
+			 "OPENROUTER_API_KEY, " : "");
 	return -1;
 }
 
@@ -1029,5 +1086,7 @@ void config_free(struct config *c)
 	free(c->on_failed);
 	free(c->sim_dialect);
 	free(c->sim_progress);
+	free(c->protocol);
+	free(c->sim_protocol);
 	memset(c, 0, sizeof(*c));
 }

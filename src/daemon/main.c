@@ -21,6 +21,7 @@
 #include "log.h"
 #include "owners.h"
 #include "remote.h"
+#include "remote_protocols.h"
 #include "process_guard.h"
 #include "service_notify.h"
 #include "shared_fds.h"
@@ -204,6 +205,7 @@ int main(int argc, char **argv)
 		sim_options_init(&so);
 		so.duration = cfg.sim_duration;
 		so.dialect = cfg.sim_dialect;
+		so.protocol = cfg.sim_protocol;
 		so.jitter_pct = cfg.sim_jitter;
 		sim_progress_parse(cfg.sim_progress, &so.progress);
 		sim = sim_start(&so, err, sizeof(err));
@@ -211,7 +213,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "veofs: cannot start the simulator: %s\n", err);
 			goto out;
 		}
-		if (asprintf(&base_url, "%s/v1", sim_root_url(sim)) < 0)
+		if (asprintf(&base_url, "%s%s", sim_root_url(sim),
+			     sim_api_path(cfg.sim_protocol)) < 0)
 			goto out;
 	} else {
 		base_url = strdup(cfg.base_url);
@@ -222,7 +225,14 @@ int main(int argc, char **argv)
 		.timeout_s = cfg.timeout,
 		.min_download_rate = cfg.min_download_rate,
 	};
-	remote = remote_http_new(&ro, err, sizeof(err));
+	/* The protocol is the remote: the engine above sees the same
+	 * video objects from each. */
+	if (!strcmp(cfg.protocol, "gemini"))
+		remote = remote_gemini_new(&ro, err, sizeof(err));
+	else if (!strcmp(cfg.protocol, "openrouter"))
+		remote = remote_openrouter_new(&ro, err, sizeof(err));
+	else
+		remote = remote_http_new(&ro, err, sizeof(err));
 	if (!remote) {
 		fprintf(stderr, "veofs: %s\n", err);
 		goto out;

@@ -107,6 +107,10 @@ struct remote_http_options {
 	/* A download slower than this many bytes/s for timeout_s is cut (and
 	 * resumed later by the caller); 0 for the default of 1 byte/s. */
 	long min_download_rate;
+	/* NULL: the key goes as "Authorization: Bearer KEY". Else the name
+	 * of a header of its own ("x-goog-api-key"); redirects are then
+	 * followed by hand so it never reaches another origin. */
+	const char *key_header;
 };
 
 /* The libcurl implementation. NULL with a reason in err on failure. */

@@ -10,6 +10,7 @@
  * JSON {"url"} from /content is fetched with the key only when it points
  * back at base_url's origin. */
 #include "remote.h"
+#include "remote_http_shared.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -47,6 +48,8 @@ struct http_remote {
 	struct remote base;
 	char *base_url;    /* no trailing '/' */
 	char *api_key;     /* NULL when none */
+	char *key_line;    /* "NAME: KEY" when the key goes in a header of its
+			      own (key_header), else NULL: Bearer */
 	int timeout_s;
 	long min_download_rate; /* bytes/s a download may not stay below */
 	CURLSH *share;
@@ -75,6 +78,7 @@ struct exchange {
 	struct http_remote *hr;
 	CURL *curl;
 	struct curl_slist *headers;
+	struct curl_slist *sent;  /* headers plus key_line, for this request */
 	/* The final answer's headers: the parser starts over at every
 	 * status line, so a redirect's or a "100 Continue"'s never leak. */
 	struct http_header_parser hdr;
@@ -422,9 +426,26 @@ static CURLcode exchange_setup(struct exchange *x, const char *url,
 	SETOPT(x, CURLOPT_XFERINFOFUNCTION, abandon_when_stopping);
 	SETOPT(x, CURLOPT_XFERINFODATA, hr);
 	SETOPT(x, CURLOPT_NOPROGRESS, 0L);
-	if (send_key && hr->api_key) {
+	if (send_key && hr->api_key && !hr->key_line) {
 		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 		SETOPT(x, CURLOPT_XOAUTH2_BEARER, hr->api_key);
+	}
+	curl_slist_free_all(x->sent);
+	x->sent = NULL;
+	if (send_key && hr->key_line) {
+		/* libcurl strips only Authorization and Cookie on a redirect
+		 * to another host; a key header of our own would follow it.
+		 * So redirects are followed by hand (dl_finish), each hop
+		 * judged by same_origin. */
+		for (struct curl_slist *h = x->headers; h; h = h->next)
+			x->sent = curl_slist_append(x->sent, h->data);
+		x->sent = curl_slist_append(x->sent, hr->key_line);
+		if (!x->sent)
+			return CURLE_OUT_OF_MEMORY;
+		SETOPT(x, CURLOPT_HTTPHEADER, x->sent);
+		SETOPT(x, CURLOPT_FOLLOWLOCATION, 0L);
+	} else if (x->headers) {
+		SETOPT(x, CURLOPT_HTTPHEADER, x->headers);
 	}
 	return x->rc;
 }
@@ -454,6 +475,8 @@ static void exchange_end(struct exchange *x)
 		curl_easy_reset(x->curl);
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
+	curl_slist_free_all(x->sent);
+	x->sent = NULL;
 	buffer_free(&x->body);
 }
 
@@ -928,7 +951,8 @@ static int http_create(struct remote *r, const struct remote_create *req,
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(x.curl, CURLOPT_MIMEPOST, mime);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(x.curl, CURLOPT_HTTPHEADER, x.headers);
+		rc = curl_easy_setopt(x.curl, CURLOPT_HTTPHEADER,
+				      x.sent ? x.sent : x.headers);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(x.curl, CURLOPT_TIMEOUT, (long)hr->timeout_s);
 	if (rc != CURLE_OK) {
@@ -1037,7 +1061,8 @@ struct download {
 	const struct remote_sink *sink;
 	int64_t offset, length;
 	bool ranged;
-	bool following;      /* fetching a URL a JSON answer gave */
+	bool following;      /* fetching a URL a JSON answer or a redirect gave */
+	long hops;           /* redirects followed by hand */
 	bool want_video;     /* the video itself, not a variant: must be one */
 	enum dl_mode mode;
 	unsigned char head[SNIFF_BYTES];
@@ -1393,6 +1418,23 @@ static enum dl_outcome dl_finish(struct download *d, const char *url,
 		dl_judge_head(d);
 	fill_status(x, res);
 
+	/* A redirect left to us (a key header of our own was sent). */
+	if (x->rc == CURLE_OK && x->sent && x->hdr.ans.status >= 300 &&
+	    x->hdr.ans.status < 400) {
+		char *loc = NULL;
+		if (d->hops >= MAX_REDIRECTS ||
+		    curl_easy_getinfo(x->curl, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK ||
+		    !loc) {
+			set_reason(res, "HTTP %d: too many or unusable redirects",
+				   x->hdr.ans.status);
+			res->retryable = true;
+			return DL_FAILED;
+		}
+		*next = strdup(loc);
+		d->hops++;
+		return *next ? DL_FOLLOW : DL_FAILED;
+	}
+
 	if (d->mode == DL_NOT_VIDEO) {
 		not_video_reason(d, res);
 		/* An answer, but not the video: counted against the task
@@ -1604,6 +1646,10 @@ static void http_destroy(struct remote *r)
 		explicit_bzero(hr->api_key, strlen(hr->api_key));
 		free(hr->api_key);
 	}
+	if (hr->key_line) {
+		explicit_bzero(hr->key_line, strlen(hr->key_line));
+		free(hr->key_line);
+	}
 	free(hr->base_url);
 	free(hr);
 }
@@ -1769,13 +1815,152 @@ struct remote *remote_http_new(const struct remote_http_options *o,
 	}
 	if (o->api_key && *o->api_key)
 		hr->api_key = strdup(o->api_key);
+	if (hr->api_key && o->key_header && *o->key_header &&
+	    asprintf(&hr->key_line, "%s: %s", o->key_header, hr->api_key) < 0)
+		hr->key_line = NULL;
 
 	hr->has_key = pthread_key_create(&hr->handle_key, thread_handle_exit) == 0;
 	if (!hr->base_url || (o->api_key && *o->api_key && !hr->api_key) ||
+	    (hr->api_key && o->key_header && *o->key_header && !hr->key_line) ||
 	    !hr->has_key || share_setup(hr) < 0) {
 		snprintf(err, errlen, "cannot set up the HTTP client");
 		http_destroy(&hr->base);
 		return NULL;
 	}
 	return &hr->base;
+}
+
+/* ---- shared with the other protocols (remote_http_shared.h) ---- */
+
+const char *remote_http_base_url(const struct remote *r)
+{
+	return ((const struct http_remote *)r->impl)->base_url;
+}
+
+static char *absolute_url(const struct http_remote *hr, const char *url)
+{
+	if (has_prefix_nocase(url, "http://") || has_prefix_nocase(url, "https://"))
+		return strdup(url);
+	char *out = NULL;
+	if (asprintf(&out, "%s%s%s", hr->base_url, *url == '/' ? "" : "/", url) < 0)
+		return NULL;
+	return out;
+}
+
+int remote_http_json(struct remote *r, const char *method, const char *url,
+		     const char *body, struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	struct exchange x;
+	char *abs = NULL;
+	int ret = -1;
+	bool post = body != NULL;
+
+	if (!exchange_begin(&x, hr, res, OBJECT_BODY_MAX))
+		goto done;
+	abs = absolute_url(hr, url);
+	if (post) {
+		x.headers = curl_slist_append(NULL, "Expect:");
+		if (x.headers)
+			x.headers = curl_slist_append(x.headers,
+						      "Content-Type: application/json");
+	}
+	if (!abs || (post && !x.headers)) {
+		set_reason(res, "out of memory");
+		res->not_received = true;
+		res->retryable = true;
+		goto out;
+	}
+	CURLcode rc = exchange_setup(&x, abs, same_origin(abs, hr->base_url));
+	if (rc == CURLE_OK && post)
+		rc = curl_easy_setopt(x.curl, CURLOPT_NOPROGRESS, 1L);
+	if (rc == CURLE_OK && post)
+		rc = curl_easy_setopt(x.curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				      (curl_off_t)strlen(body));
+	if (rc == CURLE_OK && post)
+		rc = curl_easy_setopt(x.curl, CURLOPT_COPYPOSTFIELDS, body);
+	if (rc == CURLE_OK && strcmp(method, post ? "POST" : "GET"))
+		rc = curl_easy_setopt(x.curl, CURLOPT_CUSTOMREQUEST, method);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(x.curl, CURLOPT_TIMEOUT, (long)hr->timeout_s);
+	if (rc != CURLE_OK) {
+		set_reason(res, "cannot prepare request: %s", curl_easy_strerror(rc));
+		res->not_received = true;
+		goto out;
+	}
+	ret = object_exchange(&x, method, abs, res);
+	if (ret < 0 && post)
+		res->not_received = create_not_received(&x);
+out:
+	exchange_end(&x);
+	free(abs);
+	reason_tidy(hr, res->reason, sizeof(res->reason));
+done:
+	remote_result_redact(res, hr->api_key);
+	return ret;
+}
+
+int remote_http_fetch(struct remote *r, const char *url, int64_t offset,
+		      int64_t length, long timeout_ms,
+		      const struct remote_sink *sink, struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	char *abs = absolute_url(hr, url);
+	int ret;
+
+	if (!abs) {
+		remote_result_clear(res);
+		set_reason(res, "out of memory");
+		res->retryable = true;
+		return -1;
+	}
+	/* As a link a status object gave: the key only to base_url's
+	 * origin, at every hop. */
+	ret = content_get(r, NULL, NULL, abs, offset, length, timeout_ms, sink, res);
+	free(abs);
+	remote_result_redact(res, hr->api_key);
+	return ret;
+}
+
+/* A dot in a segment that is all dots ("." or "..") would name another
+ * path once a server normalises the URL. */
+static bool dot_segment(const char *start, const char *p, bool keep_slash)
+{
+	const char *b = p, *e = p;
+
+	while (b > start && (!keep_slash || b[-1] != '/'))
+		b--;
+	while (*e && (!keep_slash || *e != '/'))
+		e++;
+	if (e - b > 2)
+		return false;
+	for (const char *q = b; q < e; q++)
+		if (*q != '.')
+			return false;
+	return true;
+}
+
+char *remote_http_escape(const char *s, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * strlen(s) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+			     c == '~' || (keep_slash && c == '/') ||
+			     (c == '.' && !dot_segment(s, p, keep_slash));
+		if (plain) {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
 }

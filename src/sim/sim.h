@@ -27,6 +27,12 @@
  *     itself still says queued, polls after it say failed;
  *   - json-url (content only) answers {"url": ROOT/_sim/files/ID.mp4}.
  *
+ * Protocols (--protocol, sim.protocol): openai (all of the above),
+ * gemini (sim_gemini.c: Google's Gemini API under /v1beta, long-running
+ * operations, downloads redirected to the signed listener) and openrouter
+ * (sim_openrouter.c: JSON creates, 202 pending, unsigned_urls, expired).
+ * Their files say their routes, shapes and sources.
+ *
  * Dialects (--dialect) change the shapes and routes to those of a gateway,
  * each shape built next to a comment naming its source (sim_dialects.c):
  * openai (default), newapi, newapi-gemini, taskdto, litellm, redirect,
@@ -53,6 +59,13 @@ struct sim_fault {
 	long count;      /* first N requests; -1 for every request */
 };
 
+/* Which protocol the simulator speaks (contract section 2, sim.protocol). */
+enum sim_protocol {
+	SIM_PROTO_OPENAI,	/* POST /v1/videos multipart, the dialects */
+	SIM_PROTO_GEMINI,	/* /v1beta, long-running operations (sim_gemini.c) */
+	SIM_PROTO_OPENROUTER,	/* /v1/videos with JSON (sim_openrouter.c) */
+};
+
 enum sim_progress {
 	SIM_PROGRESS_SMOOTH,	/* rises with elapsed time */
 	SIM_PROGRESS_COARSE,	/* 0, 50, 100 */
@@ -68,6 +81,7 @@ struct sim_options {
 	bool no_range;            /* ignore Range headers */
 	bool verbose;             /* one line per request on stderr */
 	const char *dialect;      /* NULL or a name of sim_dialect_valid() */
+	const char *protocol;     /* NULL (openai), "gemini" or "openrouter" */
 	enum sim_progress progress;
 	int jitter_pct;           /* 0..100: duration varies by +-this percent */
 	const char *url_field;    /* url-in-status: NULL rotates per job */
@@ -84,6 +98,11 @@ bool sim_dialect_valid(const char *name);
 const char *sim_dialect_list(void);
 /* "smooth", "coarse" or "none"; -1 for anything else. */
 int sim_progress_parse(const char *name, enum sim_progress *out);
+/* "openai", "gemini" or "openrouter"; -1 for anything else. */
+int sim_protocol_parse(const char *name, enum sim_protocol *out);
+/* The API's path under the server root for a protocol name: "/v1beta"
+ * for gemini, else "/v1". */
+const char *sim_api_path(const char *protocol);
 /* A url-in-status field name: video_url, data.result_url,
  * data.videos[].url, unsigned_urls[], download_url or content_url. */
 bool sim_url_field_valid(const char *name);

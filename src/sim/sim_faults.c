@@ -30,6 +30,8 @@ static const struct {
 	{ "fail-error-string", FK_FAIL_ERROR_STRING, EP_CREATE | EP_POLL },
 	{ "fail-no-error", FK_FAIL_NO_ERROR, EP_CREATE | EP_POLL },
 	{ "never-finish", FK_NEVER_FINISH, EP_CREATE | EP_POLL },
+	{ "inline-video", FK_INLINE_VIDEO, EP_CREATE },
+	{ "expired", FK_EXPIRED, EP_CREATE },
 };
 
 static const char *const endpoint_names[SIM_EP_COUNT] = {

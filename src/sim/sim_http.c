@@ -80,8 +80,28 @@ static enum route route_sim(struct req *r, const char *path, const char *method)
 	return R_NOT_FOUND;
 }
 
+int sim_protocol_parse(const char *name, enum sim_protocol *out)
+{
+	if (!name || !strcmp(name, "openai"))
+		*out = SIM_PROTO_OPENAI;
+	else if (!strcmp(name, "gemini"))
+		*out = SIM_PROTO_GEMINI;
+	else if (!strcmp(name, "openrouter"))
+		*out = SIM_PROTO_OPENROUTER;
+	else
+		return -1;
+	return 0;
+}
+
+const char *sim_api_path(const char *protocol)
+{
+	return protocol && !strcmp(protocol, "gemini") ? "/v1beta" : "/v1";
+}
+
 static enum route route_of(struct req *r, const char *url, const char *method)
 {
+	if (r->s->protocol == SIM_PROTO_GEMINI && strncmp(url, "/_sim", 5))
+		return gemini_route(r, url, method);
 	if (strncmp(url, "/v1/videos", 10) == 0)
 		return route_v1(r, url + 10, method);
 	if (strncmp(url, "/_sim/", 6) == 0 || strcmp(url, "/_sim") == 0)
@@ -151,6 +171,10 @@ static bool provider_route(enum route route)
 static void route_answer(struct sim *s, struct MHD_Connection *c,
 			 struct req *r, struct answer *a)
 {
+	if (s->protocol == SIM_PROTO_GEMINI && gemini_answer(s, c, r, a))
+		return;
+	if (s->protocol == SIM_PROTO_OPENROUTER && openrouter_answer(s, c, r, a))
+		return;
 	switch (r->route) {
 	case R_CREATE: do_create(s, r, a); break;
 	case R_LIST: do_list(s, c, a); break;
@@ -289,6 +313,7 @@ static int sim_init(struct sim *s, const struct sim_options *o)
 		s->id_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	s->sign_key = splitmix64(s->id_seed ^ 0x5349474eULL);
 	s->d = dialect_find(s->opt.dialect);
+	sim_protocol_parse(s->opt.protocol, &s->protocol);
 	for (int i = 0; i < s->opt.n_faults; i++)
 		if (add_fault_locked(s, &s->opt.faults[i]) < 0)
 			return -1;
@@ -305,6 +330,12 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 
 	if (!s) {
 		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	enum sim_protocol proto;
+	if (o && sim_protocol_parse(o->protocol, &proto) < 0) {
+		set_err(err, errlen, "unknown protocol '%.60s' (openai, gemini, openrouter)",
+			o->protocol);
 		return NULL;
 	}
 	if (o && o->dialect && !sim_dialect_valid(o->dialect)) {
@@ -345,7 +376,8 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 	if (lfd >= 0)
 		snprintf(s->root, sizeof(s->root), strchr(host, ':') ?
 			 "http://[%s]:%d" : "http://%s:%d", host, s->port);
-	if (lfd >= 0 && s->d->content == CONTENT_REDIRECT && signed_start(s, err, errlen) < 0) {
+	if (lfd >= 0 && (s->d->content == CONTENT_REDIRECT || s->protocol == SIM_PROTO_GEMINI) &&
+	    signed_start(s, err, errlen) < 0) {
 		close(lfd);
 		sim_free(s);
 		return NULL;

@@ -37,6 +37,8 @@ enum fault_kind {
 	FK_GATEWAY_SPELLING, FK_UPPER_CASE,
 	FK_FAIL_ERROR_OBJECT, FK_FAIL_ERROR_STRING, FK_FAIL_NO_ERROR,
 	FK_NEVER_FINISH,
+	FK_INLINE_VIDEO,	/* gemini: the video inline, base64 */
+	FK_EXPIRED,		/* openrouter: the job ends expired */
 };
 
 #define EP_CREATE (1u << SIM_EP_CREATE)
@@ -80,6 +82,8 @@ struct job {
 	double duration;	/* sim_job_duration() of its id */
 	unsigned long seq;	/* 0 for the first job, 1 for the next... */
 	int url_field;		/* url-in-status: index into url_fields */
+	bool inline_video;	/* gemini: encodedVideo instead of a uri */
+	bool expired;		/* openrouter: ends "expired" */
 };
 
 struct live_fault {
@@ -113,6 +117,7 @@ struct sim {
 	struct counters count;
 	uint64_t id_seed, id_counter;
 	const struct dialect *d;
+	enum sim_protocol protocol;
 
 	/* The redirect dialect's second listener, for signed URLs. */
 	struct MHD_Daemon *signed_daemon;
@@ -244,6 +249,13 @@ void do_delete(struct sim *s, struct req *r, struct answer *a);
 void answer_video(struct sim *s, struct MHD_Connection *c,
 		  const char *id, int clip, struct answer *a);
 int video_state(struct sim *s, const char *id, struct job *copy);
+/* The other protocols (sim_gemini.c, sim_openrouter.c): their routes and
+ * answers; false leaves the answer to the openai code. */
+enum route gemini_route(struct req *r, const char *url, const char *method);
+bool gemini_answer(struct sim *s, struct MHD_Connection *c, struct req *r,
+		   struct answer *a);
+bool openrouter_answer(struct sim *s, struct MHD_Connection *c, struct req *r,
+		       struct answer *a);
 void do_content(struct sim *s, struct MHD_Connection *c,
 		       struct req *r, struct answer *a);
 

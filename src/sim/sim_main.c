@@ -27,6 +27,8 @@ static void usage(FILE *out)
 		"  --latency MS              added to every answer\n"
 		"  --video-bytes N[K|M|G]    pad each video to about N bytes\n"
 		"  --no-range                ignore Range headers\n"
+		"  --protocol NAME           openai (default), gemini (Google's Gemini API\n"
+		"                            under /v1beta) or openrouter\n"
 		"  --dialect NAME            speak a gateway's dialect: openai (default),\n"
 		"                            newapi, newapi-gemini, taskdto, litellm,\n"
 		"                            redirect, json-url, url-in-status\n"
@@ -45,7 +47,8 @@ static void usage(FILE *out)
 		"            reset-before-body, reset-after-body, stall, bad-json,\n"
 		"            truncated-json, json-body, json-url, html-body, short-body,\n"
 		"            long-body, gateway-spelling, upper-case, fail-error-object,\n"
-		"            fail-error-string, fail-no-error, never-finish\n"
+		"            fail-error-string, fail-no-error, never-finish,\n"
+		"            inline-video (gemini), expired (openrouter)\n"
 		"  -v, --verbose             log each request on stderr\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n"
@@ -131,7 +134,7 @@ static int parse_size(const char *arg, int64_t *out)
 enum {
 	OPT_LISTEN = 256, OPT_DURATION, OPT_LATENCY, OPT_VIDEO_BYTES,
 	OPT_NO_RANGE, OPT_FAULT, OPT_DIALECT, OPT_PROGRESS, OPT_JITTER,
-	OPT_URL_FIELD,
+	OPT_URL_FIELD, OPT_PROTOCOL,
 };
 
 static const struct option long_options[] = {
@@ -142,6 +145,7 @@ static const struct option long_options[] = {
 	{ "no-range", no_argument, NULL, OPT_NO_RANGE },
 	{ "fault", required_argument, NULL, OPT_FAULT },
 	{ "dialect", required_argument, NULL, OPT_DIALECT },
+	{ "protocol", required_argument, NULL, OPT_PROTOCOL },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "jitter", required_argument, NULL, OPT_JITTER },
 	{ "url-field", required_argument, NULL, OPT_URL_FIELD },
@@ -200,6 +204,14 @@ static int parse_args(int argc, char **argv, struct sim_options *o,
 			if (sim_parse_fault(o, optarg, err, sizeof(err)) < 0)
 				return bad_arg("%s", err);
 			break;
+		case OPT_PROTOCOL: {
+			enum sim_protocol p;
+			if (sim_protocol_parse(optarg, &p) < 0)
+				return bad_arg("bad --protocol '%s': expected openai, gemini or openrouter",
+					       optarg);
+			o->protocol = optarg;
+			break;
+		}
 		case OPT_DIALECT:
 			if (!sim_dialect_valid(optarg))
 				return bad_arg("bad --dialect '%s': expected %s", optarg,
@@ -276,8 +288,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veofs-sim: %s\n", err);
 		return 1;
 	}
-	printf("veofs-sim: listening on %s (API at %s/v1)\n", sim_root_url(s),
-	       sim_root_url(s));
+	printf("veofs-sim: listening on %s (API at %s%s)\n", sim_root_url(s),
+	       sim_root_url(s), sim_api_path(opt.protocol));
 	fflush(stdout);
 
 	while (sigwait(&stop_signals, &sig) != 0)

@@ -68,7 +68,8 @@ static void do_signed(struct sim *s, struct MHD_Connection *c, struct req *r,
 
 	count_locked(s, &s->count.signed_requests);
 	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-					MHD_HTTP_HEADER_AUTHORIZATION)) {
+					MHD_HTTP_HEADER_AUTHORIZATION) ||
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-goog-api-key")) {
 		refuse(s, a, "Only one auth mechanism allowed; only the signature "
 		       "query parameters may be given, not an Authorization header");
 		return;

@@ -1126,7 +1126,7 @@ Test(config, example_documents_the_defaults)
 			break;
 		line = nl + 1;
 	}
-	cr_assert_eq(keys, 21, "the example should show all 21 keys, shows %zu", keys);
+	cr_assert_eq(keys, 23, "the example should show all 23 keys, shows %zu", keys);
 	write_file("example.conf", text, 0600);
 	snprintf(path, sizeof(path), "%s/example.conf", tmpdir);
 	cr_assert_eq(LOAD(&c, .config_file = path), 0, "%s", err);

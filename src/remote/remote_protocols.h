@@ -1,0 +1,34 @@
+/* The protocols besides OpenAI's (api.protocol): each is a remote of its
+ * own, on remote_http.c's plumbing, that hands the engine OpenAI-shaped
+ * video objects (video_object.c), so nothing above the seam changes. */
+#ifndef VEOFS_REMOTE_PROTOCOLS_H
+#define VEOFS_REMOTE_PROTOCOLS_H
+
+#include <stddef.h>
+
+#include "remote.h"
+
+/* Google's Gemini API (remote_gemini.c). The key goes as x-goog-api-key. */
+struct remote *remote_gemini_new(const struct remote_http_options *o,
+				 char *err, size_t errlen);
+/* The model name sent: veo-3.1 -> veo-3.1-generate-preview, ...; a name
+ * already the Gemini API's own is sent as written. */
+const char *remote_gemini_model(const char *model);
+/* "16:9", "9:16" or NULL (the provider's default) for a size. */
+const char *remote_gemini_aspect(const char *size, const char *model);
+
+/* OpenRouter's video API (remote_openrouter.c). */
+struct remote *remote_openrouter_new(const struct remote_http_options *o,
+				     char *err, size_t errlen);
+/* veo-3.1 -> google/veo-3.1, ...; a name with a '/' is sent as written. */
+const char *remote_openrouter_model(const char *model, char *buf, size_t len);
+
+/* Helpers (remote_protocols.c). Callers free what they get. */
+char *remote_base64(const unsigned char *p, size_t n);
+/* Standard or URL-safe, padding and whitespace ignored; NULL if not base64. */
+unsigned char *remote_unbase64(const char *s, size_t *outlen);
+const char *remote_image_mime(const char *path);
+/* A regular file of at most 20 MB; NULL with a reason in why. */
+char *remote_read_image(const char *path, size_t *len, char *why, size_t whylen);
+
+#endif
