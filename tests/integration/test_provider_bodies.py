@@ -60,6 +60,7 @@ class FakeProvider:
         self.counts = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.thumbnail = None     # thumbnail(vid, handler) for ?variant=
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -122,7 +123,10 @@ class FakeProvider:
                 parts = self.path.split("?")[0].split("/")
                 try:
                     if parts[-1] == "content" and "variant=" in self.path:
-                        self.send(404, {}, {"error": {"message": "no thumbnail"}})
+                        if fake.thumbnail:
+                            fake.thumbnail(parts[-2], self)
+                        else:
+                            self.send(404, {}, {"error": {"message": "no thumbnail"}})
                     elif parts[-1] == "content":
                         vid = parts[-2]
                         fake.content(vid, self.count(("content", vid)), self)
@@ -556,6 +560,42 @@ class StallShownTest(ProviderCase):
         self.wait_video(m, "job", timeout=60)
         self.assertEqual(self.status(m, "job"), "completed")
         self.assertEqual(read_bytes(m.path("job", "video.mp4")), body)
+
+
+class ThumbnailProbeTest(ProviderCase):
+    """A gateway that ignores ?variant=thumbnail (new-api's video proxy,
+    LiteLLM) answers with the whole video: the probe stops at its first
+    bytes instead of downloading the video a second time."""
+
+    def test_the_probe_never_downloads_a_video(self):
+        big = mp4_bytes(pad=32 << 20)
+        sent = []
+
+        def thumbnail(vid, h):
+            # No Content-Length: only the bytes themselves can tell.
+            h.send_response(200)
+            h.send_header("Content-Type", "image/webp")
+            h.send_header("Connection", "close")
+            h.end_headers()
+            n = 0
+            try:
+                for i in range(0, len(big), 16384):
+                    h.wfile.write(big[i:i + 16384])
+                    h.wfile.flush()
+                    n += len(big[i:i + 16384])
+            finally:
+                sent.append(n)
+        fake = self.provider()
+        fake.thumbnail = thumbnail
+        m = self.mount_on(fake)
+        self.submit(m, "job", "a video with no thumbnail")
+        self.wait_video(m, "job")
+        wait_until(lambda: sent, 30, "the thumbnail probe")
+        # What the server wrote includes what loopback's socket buffers took
+        # (a few MiB); a probe that read the video would take all 32.
+        self.assertLess(sent[0], 12 << 20, "the probe took %d bytes of an %d-byte video"
+                        % (sent[0], len(big)))
+        self.assertFalse(os.path.exists(m.path("job", "thumbnail.webp")))
 
 
 if __name__ == "__main__":
