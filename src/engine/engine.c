@@ -131,9 +131,12 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	atomic_store(&e->stopping, true);
-	lister_free(e->lister); /* it kicks tasks: before the pools go */
+	/* The lister kicks tasks into the pools and the pools' workers ask
+	 * the lister: its thread stops first, its memory goes last. */
+	lister_stop(e->lister);
 	scheduler_free(e->control);
 	scheduler_free(e->download);
+	lister_free(e->lister);
 	poll_book_free(e->book);
 	timings_close(e->timings);
 	free(e);

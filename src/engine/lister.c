@@ -16,6 +16,7 @@
 struct lister {
 	struct engine *e;
 	pthread_t thread;
+	bool joined;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
@@ -274,9 +275,9 @@ struct lister *lister_new(struct engine *e)
 	return l;
 }
 
-void lister_free(struct lister *l)
+void lister_stop(struct lister *l)
 {
-	if (!l)
+	if (!l || l->joined)
 		return;
 	pthread_mutex_lock(&l->mu);
 	l->stop = true;
@@ -284,6 +285,14 @@ void lister_free(struct lister *l)
 	pthread_mutex_unlock(&l->mu);
 	/* A listing in flight is bounded by api.timeout. */
 	pthread_join(l->thread, NULL);
+	l->joined = true;
+}
+
+void lister_free(struct lister *l)
+{
+	if (!l)
+		return;
+	lister_stop(l);
 	clock_unwatch(&l->cv);
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mu);

@@ -29,6 +29,10 @@ struct lister;
 
 /* NULL when the remote has no list op. */
 struct lister *lister_new(struct engine *e);
+/* Stop the listing thread (a listing in flight is bounded by
+ * api.timeout); the pools' workers may still ask lister_covers after it. */
+void lister_stop(struct lister *l);
+/* Once no worker can ask it any more (the pools are gone). */
 void lister_free(struct lister *l);
 
 /* Asked by the control worker when t wants news: true when the listing

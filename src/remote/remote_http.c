@@ -633,7 +633,10 @@ static void timeout_reason(struct exchange *x, const char *url, long total_ms,
 		set_reason(res, "connection timed out after %s", secs);
 		return;
 	}
-	if (redirects == 0 && stall_s > 0 &&
+	/* The stall guard needs stall_s seconds of silence: an exchange
+	 * shorter than that ran out of its whole-exchange limit, however
+	 * close to it curl's clock stopped. */
+	if (redirects == 0 && stall_s > 0 && total_us >= (curl_off_t)stall_s * 1000000 &&
 	    (total_ms <= 0 || total_us < (curl_off_t)total_ms * 1000)) {
 		set_reason(res, "no data received for %ld s", stall_s);
 		return;
