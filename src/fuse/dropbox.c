@@ -1339,10 +1339,8 @@ static int read_in_new(struct dropbox *db, const char *rel, size_t max, char **o
 		.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW,
 		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
-	size_t have = 0;
 	struct stat st;
-	char *buf;
-	int fd, rc = 0;
+	int fd, rc;
 
 	*out = NULL;
 	*len = 0;
@@ -1365,36 +1363,7 @@ static int read_in_new(struct dropbox *db, const char *rel, size_t max, char **o
 	}
 	if (fd < 0)
 		return errno == EXDEV ? -ENOENT : -errno;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto out;
-	}
-	if ((size_t)st.st_size > max) {
-		rc = -EFBIG;
-		goto out;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	while (have < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			free(buf);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
-	buf[have] = '\0';
-	*out = buf;
-	*len = have;
-out:
+	rc = fs_read_fd(fd, max, out, len);
 	close(fd);
 	return rc;
 }

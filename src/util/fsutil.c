@@ -120,45 +120,31 @@ int fs_write_replace(int dirfd, const char *name, const void *data, size_t len,
 	return write_via_temp(dirfd, name, data, len, 0, err, errlen);
 }
 
-int fs_read_all(int dirfd, const char *name, size_t max, char **out, size_t *len)
+int fs_read_fd(int fd, size_t max, char **out, size_t *len)
 {
-	/* O_NONBLOCK: a FIFO or device named by a user must not hang us
-	 * before fstat can refuse it. */
-	int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	char *buf;
 	size_t have = 0;
-	int rc = 0;
 
 	*out = NULL;
 	*len = 0;
-	if (fd < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto out;
-	}
-	if ((size_t)st.st_size > max) {
-		rc = -EFBIG;
-		goto out;
-	}
+	if (!S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	if ((size_t)st.st_size > max)
+		return -EFBIG;
 	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!buf)
+		return -ENOMEM;
 	while (have < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = -errno;
+			int rc = -errno;
 			free(buf);
-			goto out;
+			return rc;
 		}
 		if (n == 0)
 			break;
@@ -167,7 +153,21 @@ int fs_read_all(int dirfd, const char *name, size_t max, char **out, size_t *len
 	buf[have] = '\0';
 	*out = buf;
 	*len = have;
-out:
+	return 0;
+}
+
+int fs_read_all(int dirfd, const char *name, size_t max, char **out, size_t *len)
+{
+	/* O_NONBLOCK: a FIFO or device named by a user must not hang us
+	 * before fstat can refuse it. */
+	int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -errno;
+	rc = fs_read_fd(fd, max, out, len);
 	close(fd);
 	return rc;
 }

@@ -25,6 +25,9 @@ int fs_write_replace(int dirfd, const char *name, const void *data, size_t len,
 /* Read a whole file (at most max bytes; -EFBIG beyond). *out is
  * NUL-terminated, caller frees. Returns 0 or -errno. */
 int fs_read_all(int dirfd, const char *name, size_t max, char **out, size_t *len);
+/* The same from an open descriptor (left open): a regular file of at most
+ * max bytes, NUL-terminated; 0 or -errno (-EFBIG, -EISDIR, -EINVAL). */
+int fs_read_fd(int fd, size_t max, char **out, size_t *len);
 int fs_fsync_dir(int dirfd);
 /* mkdir -p with mode; 0 or -errno. */
 int fs_mkdir_p(const char *path, mode_t mode);
