@@ -128,31 +128,22 @@ static bool has_prefix_nocase(const char *s, const char *prefix)
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Replace control characters so a server's text cannot forge lines in a
- * status file, and hide the key should a server echo it back. */
-static void reason_tidy(struct http_remote *hr, char *reason, size_t size)
+/* Every result leaves through here: control characters in the reason are
+ * replaced so a server's text cannot forge lines in a status file, and the
+ * key, bearer tokens and sk- keys are redacted from the reason and the
+ * body (remote_result_redact), since whatever a provider says is shown to
+ * every user of the mount. */
+static void result_tidy(struct http_remote *hr, struct remote_result *res)
 {
+	char *reason = res->reason;
+
 	for (char *p = reason; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
 	size_t n = strlen(reason);
 	while (n > 0 && reason[n - 1] == ' ')
 		reason[--n] = '\0';
-
-	const char *key = hr ? hr->api_key : NULL;
-	if (!key || !*key)
-		return;
-	static const char mask[] = "[redacted]";
-	size_t klen = strlen(key);
-	char *from = reason, *hit;
-	while ((hit = strstr(from, key)) != NULL) {
-		char tail[REMOTE_REASON_MAX];
-		snprintf(tail, sizeof(tail), "%s", hit + klen);
-		size_t used = (size_t)(hit - reason);
-		snprintf(hit, size - used, "%s%s", mask, tail);
-		from = hit + strlen(hit) < hit + sizeof(mask) - 1 ?
-		       hit + strlen(hit) : hit + sizeof(mask) - 1;
-	}
+	remote_result_redact(res, hr ? hr->api_key : NULL);
 }
 
 static __attribute__((format(printf, 2, 3)))
@@ -975,7 +966,7 @@ out:
 	exchange_end(&x);
 	curl_mime_free(mime);
 	free(url);
-	reason_tidy(hr, res->reason, sizeof(res->reason));
+	result_tidy(hr, res);
 	return ret;
 }
 
@@ -1025,7 +1016,7 @@ static int http_get(struct remote *r, const char *id, struct remote_result *res)
 		set_reason(res, "task not found on the provider");
 		res->retryable = false;
 	}
-	reason_tidy(hr, res->reason, sizeof(res->reason));
+	result_tidy(hr, res);
 	return ret;
 }
 
@@ -1036,7 +1027,7 @@ static int http_remove(struct remote *r, const char *id, struct remote_result *r
 
 	/* A 404 is not a cancel: gateways without a DELETE route (new-api)
 	 * answer it while the job goes on. The caller says what happened. */
-	reason_tidy(hr, res->reason, sizeof(res->reason));
+	result_tidy(hr, res);
 	return ret;
 }
 
@@ -1600,7 +1591,7 @@ static int content_get(struct remote *r, const char *id, const char *variant,
 out:
 	exchange_end(&d.x);
 	free(url);
-	reason_tidy(hr, res->reason, sizeof(res->reason));
+	result_tidy(hr, res);
 	return ret;
 }
 
@@ -1664,53 +1655,6 @@ static void http_stop(struct remote *r)
 	atomic_store(&hr->stopping, true);
 }
 
-/* What the provider says goes to files every user of the mount can read:
- * no result leaves without the key and anything like it redacted. */
-static int redacted_create(struct remote *r, const struct remote_create *req,
-			   struct remote_result *res)
-{
-	int rc = http_create(r, req, res);
-
-	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
-	return rc;
-}
-
-static int redacted_get(struct remote *r, const char *id, struct remote_result *res)
-{
-	int rc = http_get(r, id, res);
-
-	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
-	return rc;
-}
-
-static int redacted_content(struct remote *r, const char *id, const char *variant,
-			    int64_t offset, int64_t length, long timeout_ms,
-			    const struct remote_sink *sink, struct remote_result *res)
-{
-	int rc = http_content(r, id, variant, offset, length, timeout_ms, sink, res);
-
-	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
-	return rc;
-}
-
-static int redacted_content_link(struct remote *r, const char *url, int64_t offset,
-				 int64_t length, long timeout_ms,
-				 const struct remote_sink *sink, struct remote_result *res)
-{
-	int rc = http_content_link(r, url, offset, length, timeout_ms, sink, res);
-
-	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
-	return rc;
-}
-
-static int redacted_remove(struct remote *r, const char *id, struct remote_result *res)
-{
-	int rc = http_remove(r, id, res);
-
-	remote_result_redact(res, ((struct http_remote *)r->impl)->api_key);
-	return rc;
-}
-
 /* GET /videos?limit=N&order=desc[&after=ID]: one page of ListVideos. */
 static int http_list(struct remote *r, const char *after, int limit,
 		     struct remote_result *res)
@@ -1743,19 +1687,19 @@ out:
 	exchange_end(&x);
 	curl_free(esc);
 	free(url);
-	reason_tidy(hr, res->reason, sizeof(res->reason));
-	remote_result_redact(res, hr->api_key);
+	result_tidy(hr, res);
 	return ret;
 }
+
 
 static const struct remote_ops http_ops = {
 	.list = http_list,
 	.stop = http_stop,
-	.create = redacted_create,
-	.get = redacted_get,
-	.content = redacted_content,
-	.content_link = redacted_content_link,
-	.remove = redacted_remove,
+	.create = http_create,
+	.get = http_get,
+	.content = http_content,
+	.content_link = http_content_link,
+	.remove = http_remove,
 	.destroy = http_destroy,
 };
 
@@ -1860,7 +1804,7 @@ int remote_http_json(struct remote *r, const char *method, const char *url,
 	bool post = body != NULL;
 
 	if (!exchange_begin(&x, hr, res, OBJECT_BODY_MAX))
-		goto done;
+		return -1; /* out of memory: no provider text to tidy */
 	abs = absolute_url(hr, url);
 	if (post) {
 		x.headers = curl_slist_append(NULL, "Expect:");
@@ -1897,9 +1841,7 @@ int remote_http_json(struct remote *r, const char *method, const char *url,
 out:
 	exchange_end(&x);
 	free(abs);
-	reason_tidy(hr, res->reason, sizeof(res->reason));
-done:
-	remote_result_redact(res, hr->api_key);
+	result_tidy(hr, res);
 	return ret;
 }
 
@@ -1919,9 +1861,9 @@ int remote_http_fetch(struct remote *r, const char *url, int64_t offset,
 	}
 	/* As a link a status object gave: the key only to base_url's
 	 * origin, at every hop. */
+	/* content_get tidies and redacts the result. */
 	ret = content_get(r, NULL, NULL, abs, offset, length, timeout_ms, sink, res);
 	free(abs);
-	remote_result_redact(res, hr->api_key);
 	return ret;
 }
 
