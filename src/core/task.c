@@ -277,12 +277,12 @@ char *task_file_text(const struct task *t, enum task_file f, size_t *len)
 			s = NULL;
 		break;
 	case TF_EVENTS:
-		s = malloc(t->events_len + 1);
+		s = malloc(t->events_durable + 1);
 		if (s) {
-			if (t->events_len)
-				memcpy(s, t->events, t->events_len);
-			s[t->events_len] = '\0';
-			*len = t->events_len;
+			if (t->events_durable)
+				memcpy(s, t->events, t->events_durable);
+			s[t->events_durable] = '\0';
+			*len = t->events_durable;
 			return s;
 		}
 		break;
@@ -304,7 +304,7 @@ int64_t task_file_size(const struct task *t, enum task_file f)
 
 	switch (f) {
 	case TF_EVENTS:
-		return (int64_t)t->events_len;
+		return (int64_t)t->events_durable;
 	case TF_TASK_JSON:
 		return (int64_t)t->task_json_len;
 	case TF_VIDEO:

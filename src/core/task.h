@@ -104,6 +104,9 @@ struct task {
 	char *note;               /* transient trouble shown after the status */
 	char *events;             /* the events file, in memory */
 	size_t events_len, events_cap;
+	/* How much of events is on disk: all a reader is shown, so a line
+	 * seen before a crash is never a line lost by it. */
+	size_t events_durable;
 	long long changed;        /* epoch seconds of the last change (mtime) */
 
 	/* The task at the provider: reset as a whole by a retry. */

@@ -689,6 +689,7 @@ int task_store_load(struct task_store *s,
 			task_store_append_event(s, t, line);
 			task_store_save(s, t);
 		}
+		t->events_durable = t->events_len;
 		each(ctx, t);
 		loaded++;
 	}

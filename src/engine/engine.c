@@ -250,6 +250,7 @@ int engine_commit(struct engine *e, struct task_change *c)
 
 	for (int i = 0; i < c->events && i < 2; i++)
 		lines[i] = xstrdup(task_event_append(t, c->event_text[i]));
+	size_t events_end = t->events_len;
 	if (c->events)
 		files |= 1u << TF_EVENTS;
 	hook = !c->was_finished && task_finished(t);
@@ -269,6 +270,13 @@ int engine_commit(struct engine *e, struct task_change *c)
 		if (lines[i])
 			task_store_append_event(e->store, t, lines[i]);
 		free(lines[i]);
+	}
+	if (c->events) {
+		/* Readers see the lines once they are on disk. */
+		pthread_mutex_lock(&t->mu);
+		if (events_end > t->events_durable)
+			t->events_durable = events_end;
+		pthread_mutex_unlock(&t->mu);
 	}
 	if (c->log)
 		log_msg(c->log_level, "task %s: %s", t->name, c->log);

@@ -1725,6 +1725,7 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	owners_take_from_file(db->o.owners, t, db->dirfd, filename);
 
 	rc = task_store_create(db->store, t, image, image_len, why, sizeof(why));
+	t->events_durable = t->events_len; /* written with the task */
 	if (rc < 0) {
 		/* The errno close() returns must agree with NAME.error: a full
 		 * disk or quota, or running out of descriptors or memory, is
@@ -1820,6 +1821,7 @@ static int accept_id(struct dropbox *db, const char *filename, const char *taskn
 	task_event_append(t, extra);
 	owners_take_from_file(db->o.owners, t, db->dirfd, filename);
 	rc = task_store_create(db->store, t, NULL, 0, why, sizeof(why));
+	t->events_durable = t->events_len; /* written with the task */
 	if (rc < 0) {
 		if (rc != -EEXIST)
 			rc = -EIO;

@@ -469,8 +469,8 @@ ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, 
 	case TF_EVENTS: {
 		size_t n = 0;
 		pthread_mutex_lock(&t->mu);
-		if ((size_t)off < t->events_len) {
-			n = t->events_len - (size_t)off;
+		if ((size_t)off < t->events_durable) {
+			n = t->events_durable - (size_t)off;
 			if (n > size)
 				n = size;
 			memcpy(buf, t->events + off, n);

@@ -245,6 +245,7 @@ Test(task, file_texts_and_sizes_agree)
 	t->progress = 37;
 	t->state = TASK_IN_PROGRESS;
 	task_event_append(t, NULL);
+	t->events_durable = t->events_len; /* as the engine does once written */
 
 	s = text_of(t, TF_PROMPT);
 	cr_assert_str_eq(s, "a cow dancing\n");
@@ -312,4 +313,29 @@ Test(task_state, names_round_trip)
 	cr_assert_eq(task_state_parse(""), -1);
 	cr_assert_eq(task_state_parse(NULL), -1);
 	cr_assert_str_eq(task_state_name((enum task_state)42), "unknown");
+}
+
+/* A line is shown once it is on disk: one seen before a crash is never
+ * one the crash loses. */
+Test(task, events_show_only_what_is_on_disk)
+{
+	struct task *t = task_new("job");
+	char *s;
+	size_t first;
+
+	t->state = TASK_QUEUED;
+	task_event_append(t, NULL);
+	first = t->events_len;
+	t->events_durable = first;
+	t->state = TASK_IN_PROGRESS;
+	task_event_append(t, NULL);
+	s = text_of(t, TF_EVENTS);
+	cr_assert_eq(strlen(s), first, "a line not yet written is shown: %s", s);
+	cr_assert_eq(task_file_size(t, TF_EVENTS), (int64_t)first);
+	free(s);
+	t->events_durable = t->events_len;
+	s = text_of(t, TF_EVENTS);
+	cr_assert_str_eq(s, t->events);
+	free(s);
+	task_unref(t);
 }
