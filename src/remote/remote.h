@@ -36,6 +36,24 @@ void remote_result_clear(struct remote_result *res);
  * every result it returns. */
 void remote_result_redact(struct remote_result *res, const char *key);
 
+/* What a create that streams its answer (the chat route, which holds one
+ * request open for the whole generation) reports while it runs. Called on
+ * the create's own thread, never under a lock of the remote's; any may be
+ * NULL. */
+struct remote_create_watch {
+	void *ctx;
+	/* Progress scraped from the reply, 0..100: an estimate, never lower
+	 * than the one before. */
+	void (*on_progress)(void *ctx, int percent);
+	/* One line of the reply's text (no newline): the only diagnostic the
+	 * route gives, so it goes to the task's events. */
+	void (*on_text)(void *ctx, const char *line);
+	/* The reply named the task: an id, or (pollable) a URL the remote's
+	 * get can poll if the stream drops. Called once per new value, the
+	 * moment it appears; the caller saves it before the stream goes on. */
+	void (*on_id)(void *ctx, const char *id, bool pollable);
+};
+
 struct remote_create {
 	const char *model;
 	const char *prompt;
@@ -44,6 +62,9 @@ struct remote_create {
 	const char *watermark;        /* "true"/"false" or NULL to omit */
 	const char *image_path;       /* file uploaded as input_reference */
 	const char *image_url;        /* or a URL sent as the input_reference string */
+	const char *resolution;       /* "720p"/"1080p" or NULL (front matter) */
+	const char *negative_prompt;  /* or NULL (front matter) */
+	const struct remote_create_watch *watch; /* or NULL */
 };
 
 /* Receives a download. on_start is called once, before any data, with the
