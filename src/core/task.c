@@ -160,6 +160,28 @@ const char *task_event_append(struct task *t, const char *extra)
 /* Seconds without a byte before a running download shows as stalled. */
 #define STALL_SHOWN_S 5
 
+bool task_progress_unknown(const struct task *t)
+{
+	return !t->progress_seen && !t->api_completed &&
+	       (t->state == TASK_QUEUED || t->state == TASK_IN_PROGRESS);
+}
+
+/* "45s", "1m20s", "2h05m": how long the provider has had the task. */
+static void running_time(const struct task *t, char *buf, size_t len)
+{
+	long long since = t->accepted_at ? t->accepted_at : t->created;
+	long long s = since ? (long long)time(NULL) - since : 0;
+
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, s / 60 % 60);
+}
+
 char *task_status_line(const struct task *t)
 {
 	char *s = NULL;
@@ -168,8 +190,21 @@ char *task_status_line(const struct task *t)
 
 	switch (t->state) {
 	case TASK_IN_PROGRESS:
-		n = asprintf(&s, "in_progress %d%%%s%s%s\n", t->progress,
-			     note ? " (" : "", note ? note : "", note ? ")" : "");
+		if (task_progress_unknown(t)) {
+			/* No figure to show (Gemini's operations): how long it
+			 * has run says more than an invented 0%. */
+			char ran[32];
+			running_time(t, ran, sizeof(ran));
+			n = asprintf(&s, "in_progress (running %s%s%s)\n", ran,
+				     note ? "; " : "", note ? note : "");
+			break;
+		}
+		/* A figure read out of free text is said to be one. */
+		n = asprintf(&s, "in_progress %d%%%s%s%s%s%s\n", t->progress,
+			     note || t->progress_estimated ? " (" : "",
+			     t->progress_estimated ? "estimated" : "",
+			     note && t->progress_estimated ? "; " : "",
+			     note ? note : "", note || t->progress_estimated ? ")" : "");
 		break;
 	case TASK_FAILED: {
 		/* The first line only: the error file has the rest. */
@@ -269,7 +304,9 @@ char *task_file_text(const struct task *t, enum task_file f, size_t *len)
 		s = task_status_line(t);
 		break;
 	case TF_PROGRESS:
-		if (asprintf(&s, "%d\n", t->progress) < 0)
+		if (task_progress_unknown(t))
+			s = xstrdup(""); /* empty rather than invented */
+		else if (asprintf(&s, "%d\n", t->progress) < 0)
 			s = NULL;
 		break;
 	case TF_ID:

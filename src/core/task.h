@@ -125,6 +125,17 @@ struct task {
 		size_t task_json_len;     /* its size on disk */
 		uint64_t task_json_hash;  /* of the answer it holds; 0 unknown */
 		bool cancel_requested;    /* a remote DELETE is owed */
+		/* When the provider took the task (epoch seconds; 0 not
+		 * yet): "running 1m20s" counts from here where there is no
+		 * progress to show. */
+		long long accepted_at;
+		/* Some answer gave a progress figure: without one (Gemini's
+		 * operations) the status shows the running time and the
+		 * progress file stays empty rather than show an invented 0. */
+		bool progress_seen;
+		/* The progress was read out of free text (the chat route's
+		 * reply), not reported as a number: shown as estimated. */
+		bool progress_estimated;
 		/* The video's link where the status object names one (a
 		 * gateway that serves no /content): fetched instead. */
 		char *video_link;
@@ -230,6 +241,9 @@ void task_set_str(char **field, const char *value);
 const char *task_event_append(struct task *t, const char *extra);
 /* The status file's text, one line with '\n'; caller frees. */
 char *task_status_line(const struct task *t);
+/* The provider has the task but never gave a figure for its progress:
+ * status shows the running time, the progress file is empty. */
+bool task_progress_unknown(const struct task *t);
 /* The file names shown in a task dir. */
 enum task_file {
 	TF_DIR = 0,

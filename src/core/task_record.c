@@ -164,6 +164,11 @@ int task_record_parse(const char *json, size_t len, struct task *t,
 	t->submit = submit_of(jstr(o, "submit"));
 	n = jint(o, "progress", 0);
 	t->progress = n < 0 ? 0 : n > 100 ? 100 : (int)n;
+	/* Records older than these keys knew progress whenever it moved. */
+	t->progress_seen = json_is_true(json_object_get(o, "progress_seen")) || t->progress > 0;
+	t->progress_estimated = json_is_true(json_object_get(o, "progress_estimated"));
+	n = jint(o, "accepted_at", 0);
+	t->accepted_at = n > 0 ? n : 0;
 	t->api_completed = json_is_true(json_object_get(o, "api_completed")) ||
 			   t->state == TASK_COMPLETED;
 	task_set_str(&t->reason, jstr(o, "reason"));

@@ -141,6 +141,12 @@ static char *record_dump(const struct task *t)
 	if (t->video_link)
 		json_object_set_new(o, "video_link", json_string(t->video_link));
 	json_object_set_new(o, "progress", json_integer(t->progress));
+	if (t->progress_seen)
+		json_object_set_new(o, "progress_seen", json_true());
+	if (t->progress_estimated)
+		json_object_set_new(o, "progress_estimated", json_true());
+	if (t->accepted_at)
+		json_object_set_new(o, "accepted_at", json_integer(t->accepted_at));
 	if (t->id)
 		json_object_set_new(o, "id", json_string(t->id));
 	if (t->reason)
@@ -664,9 +670,12 @@ int task_store_load(struct task_store *s,
 		free(names[i]);
 		if (!t)
 			continue;
-		if (t->submit == SUBMIT_SENDING && !t->id && t->state == TASK_PENDING) {
+		if (t->submit == SUBMIT_SENDING && !t->id && t->state != TASK_FAILED &&
+		    t->state != TASK_COMPLETED) {
 			/* The create may have reached the provider: sending it
-			 * again could pay twice, so the user decides. */
+			 * again could pay twice, so the user decides. A streamed
+			 * create (the chat route) may have shown progress before
+			 * it was cut: it has nothing to poll either. */
 			t->state = TASK_FAILED;
 			task_set_str(&t->reason, "submission outcome unknown\n"
 				     "veofs stopped while the request was being sent; the "

@@ -49,7 +49,7 @@ enum key_id {
 	K_BASE_URL, K_API_KEY, K_API_KEY_FILE, K_TIMEOUT, K_MIN_DOWNLOAD_RATE,
 	K_MAX_VIDEO_BYTES, K_VIDEO_DEADLINE, K_PROTOCOL, K_MODEL, K_SECONDS,
 	K_SIZE, K_WATERMARK, K_INTERVAL, K_MAX_INTERVAL, K_STATE_DIR,
-	K_DURATION, K_SIM_PROTOCOL, K_SIM_DIALECT, K_SIM_PROGRESS, K_SIM_JITTER, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
+	K_SILENCE_LIMIT, K_TOTAL_LIMIT, K_DURATION, K_SIM_PROTOCOL, K_SIM_DIALECT, K_SIM_PROGRESS, K_SIM_JITTER, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
 };
 
 struct key_def {
@@ -70,7 +70,7 @@ static const char *const sim_dialects[] = {
 };
 /* api.protocol and sim.protocol (contract sections 1 and 2). */
 static const char *const protocols[] = {
-	"openai", "gemini", "openrouter", NULL,
+	"openai", "gemini", "openrouter", "chat", NULL,
 };
 static const char *const sim_progress_modes[] = {
 	"smooth", "coarse", "none", NULL,
@@ -96,7 +96,7 @@ static const struct key_def keys[N_KEYS] = {
 	[K_VIDEO_DEADLINE] = { "api", "video_deadline", KT_INT, FIELD(video_deadline),
 		10, 86400, "a whole number of seconds from 10 to 86400" },
 	[K_PROTOCOL] = { "api", "protocol", KT_CHOICE, FIELD(protocol), 0, 0,
-		"openai, gemini or openrouter", protocols },
+		"openai, gemini, openrouter or chat", protocols },
 	[K_MODEL] = { "defaults", "model", KT_MODEL, FIELD(model), 0, 0,
 		"a model name: printable characters without spaces" },
 	[K_SECONDS] = { "defaults", "seconds", KT_SECONDS, FIELD(seconds), 0, 0,
@@ -112,10 +112,16 @@ static const struct key_def keys[N_KEYS] = {
 		"a whole number of seconds from 1 to 86400" },
 	[K_STATE_DIR] = { "storage", "state_dir", KT_PATH, FIELD(state_dir),
 		0, 0, "a directory" },
+	/* The chat route holds one streamed request for the whole
+	 * generation: its bounds are its own, not api.timeout. */
+	[K_SILENCE_LIMIT] = { "chat", "silence_limit", KT_INT, FIELD(chat_silence_limit),
+		5, 3600, "a whole number of seconds from 5 to 3600" },
+	[K_TOTAL_LIMIT] = { "chat", "total_limit", KT_INT, FIELD(chat_total_limit),
+		60, 86400, "a whole number of seconds from 60 to 86400" },
 	[K_DURATION] = { "sim", "duration", KT_INT, FIELD(sim_duration),
 		0, 86400, "a whole number of seconds from 0 to 86400" },
 	[K_SIM_PROTOCOL] = { "sim", "protocol", KT_CHOICE, FIELD(sim_protocol),
-		0, 0, "openai, gemini or openrouter", protocols },
+		0, 0, "openai, gemini, openrouter or chat", protocols },
 	[K_SIM_DIALECT] = { "sim", "dialect", KT_CHOICE, FIELD(sim_dialect),
 		0, 0, "openai, newapi, newapi-gemini, taskdto, litellm, redirect, "
 		"json-url or url-in-status", sim_dialects },
@@ -954,6 +960,8 @@ static int set_defaults(struct config *c)
 	c->poll_interval = 2;
 	c->poll_max_interval = 60;
 	c->sim_duration = 20;
+	c->chat_silence_limit = 120;
+	c->chat_total_limit = 900;
 	c->sim_dialect = strdup("openai");
 	c->protocol = strdup("openai");
 	c->sim_protocol = strdup("openai");

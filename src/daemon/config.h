@@ -16,7 +16,7 @@ struct config {
 	int min_download_rate; /* api.min_download_rate, bytes/s; 0: none */
 	long long max_video_bytes; /* api.max_video_bytes */
 	int video_deadline;    /* api.video_deadline, seconds */
-	char *protocol;        /* api.protocol: openai, gemini or openrouter */
+	char *protocol;        /* api.protocol: openai, gemini, openrouter or chat */
 	char *model;           /* defaults.model */
 	int seconds;           /* defaults.seconds: 4, 6, 8 or 12 */
 	char *size;            /* defaults.size */
@@ -24,6 +24,8 @@ struct config {
 	int poll_interval;     /* poll.interval, seconds */
 	int poll_max_interval; /* poll.max_interval, seconds */
 	char *state_dir;       /* storage.state_dir, absolute */
+	int chat_silence_limit; /* chat.silence_limit, seconds without a byte */
+	int chat_total_limit;  /* chat.total_limit, seconds for one reply */
 	int sim_duration;      /* sim.duration, seconds */
 	char *sim_protocol;    /* sim.protocol; follows api.protocol when unset */
 	char *sim_dialect;     /* sim.dialect: openai, newapi, ... */

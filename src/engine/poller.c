@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "log.h"
@@ -133,6 +134,7 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		}
 		t->id = xstrdup(v.id);
 		t->submit = SUBMIT_DONE;
+		t->accepted_at = time(NULL);
 		first_id = true;
 		c.files |= 1u << TF_ID;
 		if (t->state == TASK_PENDING) {
@@ -166,6 +168,11 @@ bool poller_apply_answer(struct engine *e, struct task *t, const char *body,
 		task_set_str(&t->reason, v.error ? v.error : none);
 		t->cancel_requested = false;
 		c.files |= 1u << TF_ERROR;
+	}
+	if (v.progress >= 0 && !t->progress_seen) {
+		t->progress_seen = true;
+		c.files |= (1u << TF_STATUS) | (1u << TF_PROGRESS);
+		c.save = true;
 	}
 	if (t->state == TASK_COMPLETED || t->api_completed) {
 		if (t->progress != 100)

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "log.h"
 #include "scheduler.h"
 #include "state_lock.h"
 #include "task_store.h"
+#include "video_object.h"
 #include "xalloc.h"
 
 /* An HTTP error answer means the provider looked at the request and
@@ -38,6 +40,96 @@ static struct work_next fail_task(struct engine *e, struct task *t, const char *
 	c.log = log;
 	engine_commit(e, &c);
 	return WORK_IDLE;
+}
+
+/* What a streamed create (the chat route) says while it runs. Its reply
+ * is the only record of a request that cannot be sent twice, so each
+ * piece is committed the moment it comes. */
+struct submit_watch {
+	struct engine *e;
+	struct task *t;
+};
+
+/* t->mu held: the task is still this create's to describe. */
+static bool watch_live(const struct task *t)
+{
+	return !t->deleted && t->state != TASK_FAILED && t->state != TASK_COMPLETED &&
+	       !t->api_completed;
+}
+
+static void watch_progress(void *ctx, int percent)
+{
+	struct submit_watch *w = ctx;
+	struct task *t = w->t;
+	struct task_change c;
+
+	engine_change_begin(&c, t);
+	if (!watch_live(t) || percent < 0 || percent > 100 ||
+	    (t->state == TASK_IN_PROGRESS && t->progress_seen && percent <= t->progress)) {
+		pthread_mutex_unlock(&t->mu);
+		return;
+	}
+	t->state = TASK_IN_PROGRESS;
+	if (percent > t->progress)
+		t->progress = percent;
+	t->progress_seen = true;
+	t->progress_estimated = true;
+	task_set_str(&t->note, NULL);
+	c.save = true;
+	c.events = 1;
+	c.files = (1u << TF_STATUS) | (1u << TF_PROGRESS) | (1u << TF_DIR);
+	engine_commit(w->e, &c);
+}
+
+static void watch_text(void *ctx, const char *line)
+{
+	struct submit_watch *w = ctx;
+	struct task *t = w->t;
+	struct task_change c;
+
+	engine_change_begin(&c, t);
+	if (t->deleted || !line || !*line) {
+		pthread_mutex_unlock(&t->mu);
+		return;
+	}
+	c.events = 1;
+	c.event_text[0] = line;
+	engine_commit(w->e, &c);
+}
+
+static void watch_id(void *ctx, const char *id, bool pollable)
+{
+	struct submit_watch *w = ctx;
+	struct task *t = w->t;
+	struct task_change c;
+	char said[VIDEO_ID_MAX + 64];
+
+	if (!id || !video_id_valid(id, strlen(id)))
+		return;
+	engine_change_begin(&c, t);
+	if (!watch_live(t) || (t->id && !strcmp(t->id, id))) {
+		pthread_mutex_unlock(&t->mu);
+		return;
+	}
+	if (pollable) {
+		/* From now on the task can be followed without this stream:
+		 * on disk before the stream goes on, so a crash polls it
+		 * instead of calling the outcome unknown. */
+		task_set_str(&t->id, id);
+		t->submit = SUBMIT_DONE;
+		t->accepted_at = time(NULL);
+		if (t->state == TASK_PENDING)
+			t->state = TASK_QUEUED;
+		c.files = (1u << TF_ID) | (1u << TF_STATUS) | (1u << TF_DIR);
+	}
+	/* A bare id cannot be polled here, but it is what the provider's
+	 * dashboard knows the task by: the events keep it. */
+	snprintf(said, sizeof(said), "the provider named the task: %s", id);
+	c.save = true;
+	c.events = 1;
+	c.event_text[0] = said;
+	c.log = said;
+	engine_commit(w->e, &c);
 }
 
 struct work_next submitter_run(struct engine *e, struct task *t)
@@ -109,6 +201,14 @@ struct work_next submitter_run(struct engine *e, struct task *t)
 	req.watermark = watermark ? "true" : "false";
 	req.image_path = image_path;
 	req.image_url = image_url;
+	struct submit_watch w = { .e = e, .t = t };
+	const struct remote_create_watch watch = {
+		.ctx = &w,
+		.on_progress = watch_progress,
+		.on_text = watch_text,
+		.on_id = watch_id,
+	};
+	req.watch = &watch;
 	log_info("task %s: submitting (model %s, %s s, %s)", t->name, model, seconds, size);
 	rc = e->remote->ops->create(e->remote, &req, &res);
 

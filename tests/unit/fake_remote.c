@@ -50,6 +50,8 @@ struct fake_remote {
 	int64_t *times[FAKE_OPS];
 	int captimes[FAKE_OPS];
 	struct fake_create_call **creates;  /* stable addresses for callers */
+	fake_create_hook create_hook;
+	void *create_hook_arg;
 	int ncreates, capcreates;
 	struct fake_content_call *contents;
 	int ncontents, capcontents;
@@ -282,6 +284,13 @@ static int fake_create(struct remote *r, const struct remote_create *req,
 		if (fd >= 0)
 			close(fd);
 	}
+
+	pthread_mutex_lock(&f->mu);
+	fake_create_hook hook = f->create_hook;
+	void *hook_arg = f->create_hook_arg;
+	pthread_mutex_unlock(&f->mu);
+	if (hook)
+		hook(req->watch, hook_arg);
 
 	pthread_mutex_lock(&f->mu);
 	count_call(f, FAKE_CREATE);
@@ -866,6 +875,14 @@ int64_t fake_remote_call_time(struct fake_remote *f, enum fake_op op, int index)
 		t = f->times[op][index];
 	pthread_mutex_unlock(&f->mu);
 	return t;
+}
+
+void fake_remote_on_create(struct fake_remote *f, fake_create_hook fn, void *arg)
+{
+	pthread_mutex_lock(&f->mu);
+	f->create_hook = fn;
+	f->create_hook_arg = arg;
+	pthread_mutex_unlock(&f->mu);
 }
 
 const struct fake_create_call *fake_remote_create_call(struct fake_remote *f, int index)

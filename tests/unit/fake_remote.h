@@ -61,6 +61,12 @@ void fake_remote_answer(struct fake_remote *f, enum fake_op op, const char *body
 void fake_remote_short_body(struct fake_remote *f, int64_t after);
 void fake_remote_stall_content(struct fake_remote *f, int64_t after);
 
+/* Run fn inside the next creates, before they answer and outside the
+ * fake's lock, with the create's watch (NULL when the caller gave none):
+ * a streamed create's progress, text and ids, as the chat route sends. */
+typedef void (*fake_create_hook)(const struct remote_create_watch *watch, void *arg);
+void fake_remote_on_create(struct fake_remote *f, fake_create_hook fn, void *arg);
+
 /* Give the fake the optional list op (GET /videos, newest first, pages of
  * at most the limit asked, has_more and last_id as the API has them);
  * before the engine is made. Scripts for FAKE_LIST apply to it. */

@@ -766,6 +766,69 @@ Test(engine, create_answered_completed_downloads_at_once)
 	assert_video_matches("second", id);
 }
 
+/* The chat route's streamed reply: what it says while it runs is shown
+ * and kept at once, and a pollable id is on disk before the reply ends. */
+struct stream_check {
+	struct task *t;
+	char status_mid[128];
+	bool id_on_disk;
+	bool events_on_disk;
+};
+
+static void stream_reply(const struct remote_create_watch *w, void *arg)
+{
+	struct stream_check *sc = arg;
+	size_t len;
+
+	cr_assert_not_null(w, "the submitter gave no watch");
+	sc->t = task_table_get_name(env.table, "job");
+	cr_assert_not_null(sc->t);
+	w->on_text(w->ctx, "视频生成中... 36%");
+	w->on_progress(w->ctx, 36);
+	w->on_progress(w->ctx, 20);  /* a lower figure never shows */
+	char *s = status_of(sc->t);
+	snprintf(sc->status_mid, sizeof(sc->status_mid), "%s", s);
+	free(s);
+	w->on_id(w->ctx, "https://router.example/tasks/abc", true);
+	w->on_id(w->ctx, "https://router.example/tasks/abc", true); /* once */
+	char *rec = read_state_file("job", "record.json", &len);
+	sc->id_on_disk = rec && strstr(rec, "router.example/tasks/abc") &&
+			 strstr(rec, "\"done\"");
+	free(rec);
+	char *ev = read_state_file("job", "events", &len);
+	sc->events_on_disk = ev && strstr(ev, "视频生成中... 36%") && strstr(ev, "in_progress 36");
+	free(ev);
+}
+
+Test(engine, a_streamed_create_shows_and_keeps_what_it_says_at_once)
+{
+	static struct stream_check sc;
+	struct task *t;
+
+	fake_remote_on_create(env.fake, stream_reply, &sc);
+	fake_remote_answer(env.fake, FAKE_CREATE,
+			   "{\"id\":\"chatcmpl-1\",\"status\":\"failed\",\"error\":"
+			   "{\"message\":\"no video\"}}");
+	t = submit("job", "p");
+	wait_state(t, TASK_FAILED, -1, 3000);
+	cr_assert_str_eq(sc.status_mid, "in_progress 36% (estimated)\n");
+	cr_assert(sc.id_on_disk, "the polling URL was not saved before the reply ended");
+	cr_assert(sc.events_on_disk, "the reply's text was not in events at once");
+	cr_assert_eq(sc.t, t);
+	task_unref(sc.t);
+	pthread_mutex_lock(&t->mu);
+	cr_assert_str_eq(t->id, "https://router.example/tasks/abc");
+	cr_assert_eq(t->progress, 36);
+	pthread_mutex_unlock(&t->mu);
+	size_t len;
+	char *ev = read_state_file("job", "events", &len);
+	const char *first = strstr(ev, "the provider named the task");
+	cr_assert_not_null(first);
+	cr_assert_null(strstr(first + 1, "the provider named the task"), "%s", ev);
+	free(ev);
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 1);
+}
+
 Test(engine, provider_poll_delay_is_honoured)
 {
 	char id[64], body[256];

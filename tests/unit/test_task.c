@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "task.h"
 
@@ -86,10 +87,15 @@ Test(task, status_lines_per_state)
 	assert_status(t, "queued\n");
 	t->state = TASK_IN_PROGRESS;
 	t->progress = 42;
+	t->progress_seen = true;
 	assert_status(t, "in_progress 42%\n");
 	task_set_str(&t->note, "poll failed: timed out; retrying in 2s");
 	assert_status(t, "in_progress 42% (poll failed: timed out; retrying in 2s)\n");
+	t->progress_estimated = true;
+	assert_status(t, "in_progress 42% (estimated; poll failed: timed out; retrying in 2s)\n");
 	task_set_str(&t->note, NULL);
+	assert_status(t, "in_progress 42% (estimated)\n");
+	t->progress_estimated = false;
 
 	t->state = TASK_COMPLETED;
 	t->progress = 100;
@@ -100,6 +106,47 @@ Test(task, status_lines_per_state)
 	assert_status(t, "failed: content policy violation\n");
 	task_set_str(&t->reason, NULL);
 	assert_status(t, "failed: unknown reason\n");
+	task_unref(t);
+}
+
+/* Gemini's operations give no figure: the running time instead of an
+ * invented 0%, and an empty progress file. */
+Test(task, no_progress_shows_the_running_time)
+{
+	struct task *t = task_new("job");
+	char *s;
+
+	t->state = TASK_IN_PROGRESS;
+	t->accepted_at = (long long)time(NULL) - 80;
+	s = task_status_line(t);
+	cr_assert(!strcmp(s, "in_progress (running 1m20s)\n") ||
+		  !strcmp(s, "in_progress (running 1m21s)\n"), "got %s", s);
+	free(s);
+	t->accepted_at = (long long)time(NULL) - 7300;
+	s = task_status_line(t);
+	cr_assert(!strncmp(s, "in_progress (running 2h01m", 26), "got %s", s);
+	free(s);
+	t->accepted_at = (long long)time(NULL) + 50; /* a clock that stepped back */
+	assert_status(t, "in_progress (running 0s)\n");
+	task_set_str(&t->note, "poll failed: timed out; retrying in 2s");
+	assert_status(t, "in_progress (running 0s; poll failed: timed out; retrying in 2s)\n");
+	s = text_of(t, TF_PROGRESS);
+	cr_assert_str_eq(s, "");
+	free(s);
+	cr_assert_eq(task_file_size(t, TF_PROGRESS), 0);
+	t->state = TASK_QUEUED;
+	cr_assert(task_progress_unknown(t));
+	/* The first figure any answer gives, even 0, is shown from then on. */
+	t->progress_seen = true;
+	t->state = TASK_IN_PROGRESS;
+	cr_assert(!task_progress_unknown(t));
+	s = text_of(t, TF_PROGRESS);
+	cr_assert_str_eq(s, "0\n");
+	free(s);
+	/* Done is 100 whatever came before. */
+	t->progress_seen = false;
+	t->api_completed = true;
+	cr_assert(!task_progress_unknown(t));
 	task_unref(t);
 }
 
@@ -243,6 +290,7 @@ Test(task, file_texts_and_sizes_agree)
 	task_set_str(&t->prompt, "a cow dancing");
 	task_set_str(&t->id, "video_9");
 	t->progress = 37;
+	t->progress_seen = true;
 	t->state = TASK_IN_PROGRESS;
 	task_event_append(t, NULL);
 	t->events_durable = t->events_len; /* as the engine does once written */

@@ -240,6 +240,9 @@ Test(task_store, load_round_trips_every_field)
 	t->video_synced = 0;
 	t->ranges_ok = true;
 	t->changed = 1700000999;
+	t->accepted_at = 1700000200;
+	t->progress_seen = true;
+	t->progress_estimated = true;
 	pthread_mutex_unlock(&t->mu);
 	cr_assert_eq(task_store_save(store, t), 0);
 	static const char answer[] = "{\"id\":\"video_abc123\",\"status\":\"failed\"}";
@@ -262,6 +265,9 @@ Test(task_store, load_round_trips_every_field)
 	cr_assert_eq(u->state, TASK_FAILED);
 	cr_assert_eq(u->submit, SUBMIT_DONE);
 	cr_assert_eq(u->progress, 63);
+	cr_assert_eq(u->accepted_at, 1700000200);
+	cr_assert(u->progress_seen);
+	cr_assert(u->progress_estimated);
 	cr_assert_str_eq(u->id, "video_abc123");
 	cr_assert_str_eq(u->reason, "content policy violation");
 	cr_assert_eq(u->video_size, 123456);
@@ -344,6 +350,27 @@ Test(task_store, sending_without_id_loads_as_outcome_unknown)
 	cr_assert_null(strstr(first + 1, "outcome unknown"),
 		       "a second event was appended: %s", events);
 	free(events);
+	loaded_free(&l);
+	task_unref(t);
+}
+
+/* A streamed create (the chat route) shows progress before it has an id:
+ * cut by a crash, it has nothing to poll and is never sent again. */
+Test(task_store, streaming_without_id_loads_as_outcome_unknown)
+{
+	struct task *t = mk("job", "p");
+	struct loaded l;
+
+	create_ok(t, NULL, 0);
+	t->submit = SUBMIT_SENDING;
+	t->state = TASK_IN_PROGRESS;
+	t->progress = 45;
+	t->progress_seen = t->progress_estimated = true;
+	cr_assert_eq(task_store_save(store, t), 0);
+	cr_assert_eq(reload(&l), 1);
+	cr_assert_eq(l.t[0]->state, TASK_FAILED);
+	cr_assert(strstr(l.t[0]->reason, "submission outcome unknown"), "reason: %s",
+		  l.t[0]->reason);
 	loaded_free(&l);
 	task_unref(t);
 }
