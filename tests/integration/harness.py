@@ -635,6 +635,7 @@ def state_of(status_line):
 STATUS_LINE = re.compile(r"^(?:pending(?:: .+)?"
                          r"|queued(?: \(.+\))?"
                          r"|in_progress (?:100|[1-9]?[0-9])%(?: \(.+\))?"
+                         r"|in_progress \(running (?:\d+h)?(?:\d+m)?\d+[sm](?:; .+)?\)"
                          r"|completed(?: \(.+\))?"
                          r"|failed: .+)\Z")
 
