@@ -20,11 +20,19 @@
  *   - download: GET the sample's uri with the key; it redirects to a storage
  *     host, which must not see the key (remote_http.c follows by hand).
  *   - There is no progress in a Veo operation: none is invented.
- *   - Cancel: google.longrunning.Operations has :cancel, but the Gemini
- *     API's Veo page documents no cancel for video operations; veofs sends
- *     POST {base}/{name}:cancel and takes "not supported" (400, 404, 501)
- *     as "nothing more to do": the task is cancelled here, the provider may
- *     still finish (and bill) it.
+ *     The same request and operation types, field for field, are in the
+ *     gproxy-protocol crate's Veo wire models (VeoGenerateVideosRequest,
+ *     VeoOperation, VeoGenerateVideoResponse: https://docs.rs/
+ *     gproxy-protocol/latest/gproxy_protocol/protocol/gemini/video/).
+ *   - Cancel: the Veo page (https://ai.google.dev/gemini-api/docs/video)
+ *     documents none; google.longrunning.Operations.CancelOperation is
+ *     POST {name}:cancel, best effort, answering UNIMPLEMENTED (501) where
+ *     a service does not offer it, and on success the operation ends with
+ *     error code 1, CANCELLED (e.g. https://cloud.google.com/video-stitcher/
+ *     docs/reference/rest/v1/projects.locations.operations/cancel, the
+ *     shared method). veofs sends it and takes "not supported" (400, 404,
+ *     501) as "nothing more to do": the task is cancelled here, the
+ *     provider may still finish (and bill) it.
  */
 #include "remote.h"
 #include "remote_http_shared.h"

@@ -5,6 +5,11 @@
  *   - create: POST {base}/videos, a JSON body (model "google/veo-3.1",
  *     prompt, duration, aspect_ratio, resolution, frame_images for an
  *     image); the answer, 202, is {"id", "polling_url", "status":"pending"}.
+ *     frame_images is [{"type":"image_url","image_url":{"url"},
+ *     "frame_type":"first_frame"}] (the SDKs' FrameImage:
+ *     https://openrouter.ai/docs/client-sdks/python/components/frameimage,
+ *     and the image-to-video guide, https://openrouter.ai/docs/cookbook/
+ *     video-generation/image-to-video); the url may be a data URL.
  *   - poll: GET {base}/videos/{id} (what polling_url names): status pending,
  *     in_progress, completed, failed, cancelled or expired; "error" is a
  *     plain string; a completed job lists unsigned_urls[].
