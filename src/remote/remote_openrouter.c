@@ -9,7 +9,9 @@
  *     "frame_type":"first_frame"}] (the SDKs' FrameImage:
  *     https://openrouter.ai/docs/client-sdks/python/components/frameimage,
  *     and the image-to-video guide, https://openrouter.ai/docs/cookbook/
- *     video-generation/image-to-video); the url may be a data URL.
+ *     video-generation/image-to-video). The guide shows public URLs; a
+ *     local image goes as a data URL, as OpenRouter's image inputs take
+ *     elsewhere: unconfirmed for video, so an image: URL is the safer way.
  *   - poll: GET {base}/videos/{id} (what polling_url names): status pending,
  *     in_progress, completed, failed, cancelled or expired; "error" is a
  *     plain string; a completed job lists unsigned_urls[].
