@@ -5,6 +5,14 @@
  *   - create: POST {base}/videos, a JSON body (model "google/veo-3.1",
  *     prompt, duration, aspect_ratio, resolution, frame_images for an
  *     image); the answer, 202, is {"id", "polling_url", "status":"pending"}.
+ *     resolution is the front matter's when it names one, else what the
+ *     size implies (1280x720 and 720x1280 are 720p). The request has no
+ *     negative prompt (VideoGenerationRequest: aspect_ratio, duration,
+ *     frame_images, generate_audio, input_references, model, prompt,
+ *     provider, resolution, seed, size;
+ *     https://openrouter.ai/docs/sdks/go/api-reference/models/videogenerationrequest),
+ *     so a front matter negative_prompt is not sent, and not logged: the
+ *     README says which protocols take it.
  *   - poll: GET {base}/videos/{id} (what polling_url names): status pending,
  *     in_progress, completed, failed, cancelled or expired; "error" is a
  *     plain string; a completed job lists unsigned_urls[].
@@ -92,6 +100,8 @@ static int or_create(struct remote *r, const struct remote_create *req,
 
 	remote_result_clear(res);
 	size_params(req->size, &aspect, &resolution);
+	if (req->resolution && *req->resolution)
+		resolution = req->resolution;
 	body = json_pack("{s:s, s:s}", "model", model, "prompt",
 			 req->prompt ? req->prompt : "");
 	if (!body)
