@@ -8,9 +8,13 @@
  *      "parameters":{"aspectRatio","durationSeconds","resolution",
  *      "negativePrompt"}}, the key in the x-goog-api-key header; the answer
  *     is an operation {"name": ...} (https://ai.google.dev/gemini-api/docs/
- *     video, REST tab, and its table of Veo parameters: resolution "720p"
- *     or "1080p", negativePrompt a text of what the video should not show;
- *     Vertex AI's VideoGenerationModelParams names the same fields).
+ *     video, REST tab). resolution is "720p" or "1080p" (Google's
+ *     VideoGenerationModelParams, https://docs.cloud.google.com/
+ *     gemini-enterprise-agent-platform/reference/rest/Shared.Types/
+ *     VideoGenerationModelParams); negativePrompt is a text of what the
+ *     video should not show (GenerateVideosConfig.negativePrompt in
+ *     Google's GenAI SDKs, https://googleapis.github.io/java-genai/javadoc/
+ *     google-genai/com.google.genai.types/-generate-videos-config/).
  *     resolution comes only from the front matter: a size such as
  *     1280x720 sets the aspect ratio and nothing else, and without a
  *     resolution the provider's default applies.
