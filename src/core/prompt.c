@@ -19,6 +19,9 @@ static const char *const valid_sizes[] = {
 
 static const char *const valid_seconds[] = { "4", "6", "8", "12", NULL };
 
+/* Veo's output resolutions, as the Gemini API and OpenRouter name them. */
+static const char *const valid_resolutions[] = { "720p", "1080p", NULL };
+
 /* What OpenAI's spec allows (openai-openapi.yaml: VideoSize, VideoSeconds);
  * the Veo provider also takes 16x9, 9x16 and 6 s, so those are sent with a
  * warning rather than refused. */
@@ -28,10 +31,11 @@ static const char *const openai_sizes[] = {
 static const char *const openai_seconds[] = { "4", "8", "12", NULL };
 
 enum option_key { KEY_MODEL, KEY_SECONDS, KEY_SIZE, KEY_IMAGE, KEY_WATERMARK,
-		  KEY_COUNT };
+		  KEY_RESOLUTION, KEY_NEGATIVE_PROMPT, KEY_COUNT };
 
 static const char *const option_keys[KEY_COUNT] = {
-	"model", "seconds", "size", "image", "watermark",
+	"model", "seconds", "size", "image", "watermark", "resolution",
+	"negative_prompt",
 };
 
 /* User text quoted in a reason is cut to this many bytes: reasons are one
@@ -73,6 +77,11 @@ bool prompt_seconds_valid(const char *seconds)
 bool prompt_size_valid(const char *size)
 {
 	return in_list(valid_sizes, size);
+}
+
+bool prompt_resolution_valid(const char *resolution)
+{
+	return in_list(valid_resolutions, resolution);
 }
 
 int prompt_parse_bool(const char *s)
@@ -146,6 +155,8 @@ void prompt_spec_free(struct prompt_spec *p)
 	free(p->seconds);
 	free(p->size);
 	free(p->image);
+	free(p->resolution);
+	free(p->negative_prompt);
 	memset(p, 0, sizeof(*p));
 	p->watermark = -1;
 }
@@ -351,6 +362,40 @@ static int set_option(struct prompt_spec *out, enum option_key key,
 		}
 		slot = &out->image;
 		break;
+	case KEY_RESOLUTION:
+		for (char *c = copy; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		if (!prompt_resolution_valid(copy)) {
+			set_reason(err, errlen,
+				   "resolution must be 720p or 1080p, not '%s'", shown);
+			goto bad;
+		}
+		slot = &out->resolution;
+		break;
+	case KEY_NEGATIVE_PROMPT:
+		/* UTF-8 already: the whole file was checked before parsing. */
+		if (n > PROMPT_NEGATIVE_MAX) {
+			set_reason(err, errlen, "negative_prompt is %zu bytes; the limit is %d",
+				   n, PROMPT_NEGATIVE_MAX);
+			goto bad;
+		}
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)v[i];
+
+			if ((c < 0x20 && c != '\t') || c == 0x7f) {
+				set_reason(err, errlen,
+					   "negative_prompt may not contain control characters");
+				goto bad;
+			}
+		}
+		if (n == 0) {
+			/* "negative_prompt:" with nothing after it: none. */
+			free(copy);
+			return 0;
+		}
+		slot = &out->negative_prompt;
+		break;
 	case KEY_WATERMARK:
 		out->watermark = prompt_parse_bool(copy);
 		free(copy);
@@ -398,7 +443,8 @@ static int parse_option_line(const char *p, size_t n, unsigned lineno,
 	if (k == KEY_COUNT) {
 		quote(shown, sizeof(shown), key, keylen);
 		set_reason(err, errlen,
-			   "unknown front matter key '%s' (known: model, seconds, size, image, watermark)",
+			   "unknown front matter key '%s' (known: model, seconds, size, image, "
+			   "watermark, resolution, negative_prompt)",
 			   shown);
 		return -1;
 	}

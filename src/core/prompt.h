@@ -7,6 +7,8 @@
 
 #define PROMPT_MAX_CHARS 32000
 #define PROMPT_SUFFIX ".prompt"
+/* A negative prompt is one front matter line of at most this many bytes. */
+#define PROMPT_NEGATIVE_MAX 1000
 
 enum prompt_name_kind {
 	PROMPT_NAME_SCRATCH,  /* any other name: editor temporaries, never sent */
@@ -28,6 +30,8 @@ struct prompt_spec {
 	char *size;     /* "16x9", "9x16", "1280x720", ... */
 	char *image;    /* path or http(s) URL, as written */
 	int watermark;  /* -1 unset, 0 false, 1 true */
+	char *resolution;       /* "720p" or "1080p", lower case */
+	char *negative_prompt;  /* what the video should not show; NULL none */
 };
 
 /* Parse and validate a prompt file's bytes. Rejects (returning -1 with a
@@ -46,6 +50,8 @@ void prompt_spec_free(struct prompt_spec *p);
 bool prompt_model_known(const char *model);
 bool prompt_seconds_valid(const char *seconds);
 bool prompt_size_valid(const char *size);
+/* "720p" or "1080p", exactly (the parser lower-cases what it is given). */
+bool prompt_resolution_valid(const char *resolution);
 /* "true"/"false"/"yes"/"no"/"1"/"0"/"on"/"off"; -1 if none of those. */
 int prompt_parse_bool(const char *s);
 

@@ -103,6 +103,8 @@ void task_unref(struct task *t)
 	free(t->size);
 	free(t->image_url);
 	free(t->image_file);
+	free(t->resolution);
+	free(t->negative_prompt);
 	free(t->id);
 	free(t->reason);
 	free(t->note);

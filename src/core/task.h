@@ -92,6 +92,8 @@ struct task {
 		char *image_url;          /* input_reference as a URL */
 		char *image_file;         /* local copy in the task dir ("image.png") */
 		int64_t image_size;
+		char *resolution;         /* "720p"/"1080p" or NULL (front matter) */
+		char *negative_prompt;    /* or NULL (front matter) */
 		uint64_t source_hash;     /* of the prompt file's bytes, to recognise it */
 		long long created;        /* epoch seconds of acceptance */
 	);

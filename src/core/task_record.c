@@ -1,5 +1,6 @@
 /* Reading record.json: see task_record.h. */
 #include "task_record.h"
+#include "prompt.h"
 #include "video_object.h"
 
 #include <errno.h>
@@ -153,6 +154,12 @@ int task_record_parse(const char *json, size_t len, struct task *t,
 	task_set_str(&t->size, jstr(o, "size"));
 	t->watermark = json_is_true(json_object_get(o, "watermark"));
 	task_set_str(&t->image_url, jstr(o, "image_url"));
+	/* Both optional: records written before they existed have neither.
+	 * A resolution the front matter would refuse falls back to none, as
+	 * an unknown state does. */
+	v = jstr(o, "resolution");
+	task_set_str(&t->resolution, prompt_resolution_valid(v) ? v : NULL);
+	task_set_str(&t->negative_prompt, jstr(o, "negative_prompt"));
 	v = jstr(o, "source_hash");
 	t->source_hash = v ? hash_of(v) : 0;
 	n = jint(o, "created", 0);

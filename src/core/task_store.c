@@ -130,6 +130,10 @@ static char *record_dump(const struct task *t)
 		json_object_set_new(o, "image_url", json_string(t->image_url));
 	if (t->image_file)
 		json_object_set_new(o, "image_file", json_string(t->image_file));
+	if (t->resolution)
+		json_object_set_new(o, "resolution", json_string(t->resolution));
+	if (t->negative_prompt)
+		json_object_set_new(o, "negative_prompt", json_string(t->negative_prompt));
 	json_object_set_new(o, "source_hash", json_string(hash));
 	json_object_set_new(o, "created", json_integer(t->created));
 	json_object_set_new(o, "changed", json_integer(t->changed));

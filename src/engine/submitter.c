@@ -139,6 +139,7 @@ struct work_next submitter_run(struct engine *e, struct task *t)
 	struct task_change c;
 	struct work_next next = WORK_IDLE;
 	char *model, *prompt, *seconds, *size, *image_url, *image_path = NULL;
+	char *resolution, *negative_prompt;
 	char why[REMOTE_REASON_MAX + 256];
 	int watermark, rc;
 
@@ -179,6 +180,8 @@ struct work_next submitter_run(struct engine *e, struct task *t)
 	size = xstrdup(t->size ? t->size : "");
 	watermark = t->watermark;
 	image_url = xstrdup_or_null(t->image_url);
+	resolution = xstrdup_or_null(t->resolution);
+	negative_prompt = xstrdup_or_null(t->negative_prompt);
 	if (t->image_file)
 		image_path = xasprintf("%s/tasks/%s/%s", task_store_path(e->store), t->name,
 				       t->image_file);
@@ -201,6 +204,8 @@ struct work_next submitter_run(struct engine *e, struct task *t)
 	req.watermark = watermark ? "true" : "false";
 	req.image_path = image_path;
 	req.image_url = image_url;
+	req.resolution = resolution;
+	req.negative_prompt = negative_prompt;
 	struct submit_watch w = { .e = e, .t = t };
 	const struct remote_create_watch watch = {
 		.ctx = &w,
@@ -270,6 +275,8 @@ out:
 	free(seconds);
 	free(size);
 	free(image_url);
+	free(resolution);
+	free(negative_prompt);
 	free(image_path);
 	return next;
 }

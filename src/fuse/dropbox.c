@@ -1715,6 +1715,9 @@ static int accept_text(struct dropbox *db, const char *filename, const char *tas
 	t->watermark = spec.watermark >= 0 ? spec.watermark : db->o.watermark;
 	if (spec.image && !image)
 		t->image_url = xstrdup(spec.image);
+	t->resolution = spec.resolution;
+	t->negative_prompt = spec.negative_prompt;
+	spec.resolution = spec.negative_prompt = NULL;
 	if (image)
 		t->image_file = xasprintf("image.%s", ext);
 	t->image_size = (int64_t)image_len;

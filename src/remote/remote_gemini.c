@@ -5,9 +5,19 @@
  * Wire format, as Google documents it and its clients use it:
  *   - create: POST {base}/models/{model}:predictLongRunning with
  *     {"instances":[{"prompt","image":{"bytesBase64Encoded","mimeType"}}],
- *      "parameters":{"aspectRatio","durationSeconds",...}}, the key in the
- *     x-goog-api-key header; the answer is an operation {"name": ...}
- *     (https://ai.google.dev/gemini-api/docs/video, REST tab).
+ *      "parameters":{"aspectRatio","durationSeconds","resolution",
+ *      "negativePrompt"}}, the key in the x-goog-api-key header; the answer
+ *     is an operation {"name": ...} (https://ai.google.dev/gemini-api/docs/
+ *     video, REST tab). resolution is "720p" or "1080p" (Google's
+ *     VideoGenerationModelParams, https://docs.cloud.google.com/
+ *     gemini-enterprise-agent-platform/reference/rest/Shared.Types/
+ *     VideoGenerationModelParams); negativePrompt is a text of what the
+ *     video should not show (GenerateVideosConfig.negativePrompt in
+ *     Google's GenAI SDKs, https://googleapis.github.io/java-genai/javadoc/
+ *     google-genai/com.google.genai.types/-generate-videos-config/).
+ *     resolution comes only from the front matter: a size such as
+ *     1280x720 sets the aspect ratio and nothing else, and without a
+ *     resolution the provider's default applies.
  *   - poll: GET {base}/{operation name}; when "done" is true the operation
  *     holds either "error" (google.rpc.Status {code, message}) or
  *     response.generateVideoResponse.generatedSamples[].video.{uri,
@@ -251,6 +261,11 @@ static int gemini_create(struct remote *r, const struct remote_create *req,
 	if (req->seconds && *req->seconds)
 		json_object_set_new(params, "durationSeconds",
 				    json_integer(strtol(req->seconds, NULL, 10)));
+	if (req->resolution && *req->resolution)
+		json_object_set_new(params, "resolution", json_string(req->resolution));
+	if (req->negative_prompt && *req->negative_prompt)
+		json_object_set_new(params, "negativePrompt",
+				    json_string(req->negative_prompt));
 	body = json_pack("{s:[o], s:o}", "instances", inst, "parameters", params);
 	inst = params = NULL;
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;

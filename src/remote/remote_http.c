@@ -929,6 +929,9 @@ static int http_create(struct remote *r, const struct remote_create *req,
 		rc = mime_field(mime, "size", req->size);
 	if (rc == CURLE_OK)
 		rc = mime_field(mime, "watermark", req->watermark);
+	/* req->resolution and req->negative_prompt are not sent: OpenAI's
+	 * CreateVideoMultipartBody has neither, and the README says they
+	 * apply to the gemini and openrouter protocols only. */
 	if (rc == CURLE_OK && req->image_path)
 		rc = mime_image(mime, req->image_path);
 	else if (rc == CURLE_OK && req->image_url)

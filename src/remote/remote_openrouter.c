@@ -5,6 +5,7 @@
  *   - create: POST {base}/videos, a JSON body (model "google/veo-3.1",
  *     prompt, duration, aspect_ratio, resolution, frame_images for an
  *     image); the answer, 202, is {"id", "polling_url", "status":"pending"}.
+<<<<<<< HEAD
  *     frame_images is [{"type":"image_url","image_url":{"url"},
  *     "frame_type":"first_frame"}] (the SDKs' FrameImage:
  *     https://openrouter.ai/docs/client-sdks/python/components/frameimage,
@@ -12,6 +13,16 @@
  *     video-generation/image-to-video). The guide shows public URLs; a
  *     local image goes as a data URL, as OpenRouter's image inputs take
  *     elsewhere: unconfirmed for video, so an image: URL is the safer way.
+=======
+ *     resolution is the front matter's when it names one, else what the
+ *     size implies (1280x720 and 720x1280 are 720p). The request has no
+ *     negative prompt (VideoGenerationRequest: aspect_ratio, duration,
+ *     frame_images, generate_audio, input_references, model, prompt,
+ *     provider, resolution, seed, size;
+ *     https://openrouter.ai/docs/sdks/go/api-reference/models/videogenerationrequest),
+ *     so a front matter negative_prompt is not sent, and not logged: the
+ *     README says which protocols take it.
+>>>>>>> frontmatter
  *   - poll: GET {base}/videos/{id} (what polling_url names): status pending,
  *     in_progress, completed, failed, cancelled or expired; "error" is a
  *     plain string; a completed job lists unsigned_urls[].
@@ -99,6 +110,8 @@ static int or_create(struct remote *r, const struct remote_create *req,
 
 	remote_result_clear(res);
 	size_params(req->size, &aspect, &resolution);
+	if (req->resolution && *req->resolution)
+		resolution = req->resolution;
 	body = json_pack("{s:s, s:s}", "model", model, "prompt",
 			 req->prompt ? req->prompt : "");
 	if (!body)

@@ -188,7 +188,7 @@ static void create(struct sim *s, struct MHD_Connection *c, struct req *r,
 		   struct answer *a)
 {
 	json_error_t jerr;
-	json_t *body, *inst, *params, *img;
+	json_t *body, *inst, *params, *img, *resolution, *negative;
 	const char *prompt, *aspect;
 	json_int_t secs = 8;
 	char buf[32];
@@ -224,6 +224,20 @@ static void create(struct sim *s, struct MHD_Connection *c, struct req *r,
 			     "aspectRatio must be 16:9 or 9:16");
 		return;
 	}
+	resolution = json_object_get(params, "resolution");
+	negative = json_object_get(params, "negativePrompt");
+	if (resolution && (!json_is_string(resolution) ||
+			   (strcmp(json_string_value(resolution), "720p") &&
+			    strcmp(json_string_value(resolution), "1080p")))) {
+		json_decref(body);
+		google_error(a, 400, "INVALID_ARGUMENT", "resolution must be 720p or 1080p");
+		return;
+	}
+	if (negative && !json_is_string(negative)) {
+		json_decref(body);
+		google_error(a, 400, "INVALID_ARGUMENT", "negativePrompt must be a string");
+		return;
+	}
 	fields_free(&r->in);
 	memset(&r->in, 0, sizeof(r->in));
 	r->in.format = "json";
@@ -234,6 +248,11 @@ static void create(struct sim *s, struct MHD_Connection *c, struct req *r,
 	sbuf_set(&r->in.prompt, prompt);
 	sbuf_set(&r->in.seconds, buf);
 	sbuf_set(&r->in.size, aspect && !strcmp(aspect, "9:16") ? "720x1280" : "1280x720");
+	/* kept for /_sim/jobs/ID; the clip is the same either way */
+	if (resolution)
+		sbuf_set(&r->in.resolution, json_string_value(resolution));
+	if (negative)
+		sbuf_set(&r->in.negative_prompt, json_string_value(negative));
 	img = json_object_get(inst, "image");
 	if (json_is_object(img)) {
 		const char *b = json_string_value(json_object_get(img, "bytesBase64Encoded"));

@@ -78,6 +78,9 @@ void do_sim_job(struct sim *s, struct req *r, struct answer *a)
 					    json_integer(sim_clip_seconds(j->clip)));
 			json_object_set_new(o, "clip_portrait",
 					    json_boolean(sim_clip_portrait(j->clip)));
+			json_object_set_new(o, "resolution", sbuf_json(&f->resolution));
+			json_object_set_new(o, "negative_prompt",
+					    sbuf_json(&f->negative_prompt));
 		}
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -61,6 +61,7 @@ struct sbuf {
 
 struct create_fields {
 	struct sbuf model, prompt, seconds, size, watermark;
+	struct sbuf resolution, negative_prompt;	/* gemini, openrouter */
 	struct sbuf ref_url, ref_filename, ref_type;
 	enum ref_kind ref_kind;
 	int64_t ref_bytes;

@@ -107,6 +107,12 @@ static void create(struct sim *s, struct MHD_Connection *c, struct req *r,
 		 json_is_integer(v) ? (long long)json_integer_value(v) : 8LL);
 	sbuf_set(&r->in.seconds, buf);
 	sbuf_set(&r->in.size, aspect && !strcmp(aspect, "9:16") ? "720x1280" : "1280x720");
+	v = json_object_get(body, "resolution");
+	if (json_is_string(v))
+		sbuf_set(&r->in.resolution, json_string_value(v));
+	v = json_object_get(body, "negative_prompt");
+	if (json_is_string(v))
+		sbuf_set(&r->in.negative_prompt, json_string_value(v));
 	fi = json_object_get(json_array_get(json_object_get(body, "frame_images"), 0),
 			     "image_url");
 	if (json_is_string(json_object_get(fi, "url"))) {

@@ -67,6 +67,8 @@ void fields_free(struct create_fields *f)
 	sbuf_free(&f->seconds);
 	sbuf_free(&f->size);
 	sbuf_free(&f->watermark);
+	sbuf_free(&f->resolution);
+	sbuf_free(&f->negative_prompt);
 	sbuf_free(&f->ref_url);
 	sbuf_free(&f->ref_filename);
 	sbuf_free(&f->ref_type);

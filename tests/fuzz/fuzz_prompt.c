@@ -33,6 +33,15 @@ static void check_spec(const struct prompt_spec *p)
 		abort();
 	if (p->watermark < -1 || p->watermark > 1)
 		abort();
+	if (p->resolution && !prompt_resolution_valid(p->resolution))
+		abort();
+	/* one line, bounded, never empty (empty means none) */
+	if (p->negative_prompt) {
+		n = strlen(p->negative_prompt);
+		if (!n || n > PROMPT_NEGATIVE_MAX || strchr(p->negative_prompt, '\n') ||
+		    strchr(p->negative_prompt, '\r'))
+			abort();
+	}
 }
 
 static void fuzz_parse(const uint8_t *data, size_t size)

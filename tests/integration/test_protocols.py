@@ -4,11 +4,12 @@ tree: a prompt becomes a task, the task ends completed with the provider's
 bytes or failed with its reason, and the key never leaves the API's
 origin. Each runs against the simulator speaking that protocol."""
 
+import errno
 import json
 import os
 
 import harness
-from harness import http, read_bytes, read_text, wait_until
+from harness import http, read_bytes, read_text, wait_until, write_file
 
 GEMINI_KEY = "gemini-test-key-0123456789"
 OPENROUTER_KEY = "sk-or-v1-test-key-0123456789"
@@ -95,6 +96,47 @@ class GeminiTest(ProtocolCase):
         self.assertNotIn(GEMINI_KEY, m.log_text())
         task = json.loads(read_text(m.path("cat", "task.json")))
         self.assertEqual(task.get("status"), "completed")
+
+    def test_resolution_and_negative_prompt_are_sent(self):
+        sim = self.start_protocol_sim()
+        m = self.protocol_mount(sim)
+        self.submit(m, "sharp", "---\nresolution: 1080P\nnegative_prompt: blurry\n"
+                    "size: 1280x720\n---\na sharp cat")
+        video = self.wait_video(m, "sharp")
+        job = sim.job(self.job_of(self.task_id(m, "sharp")))
+        self.assertEqual(job["resolution"], "1080p")
+        self.assertEqual(job["negative_prompt"], "blurry")
+        self.assertEqual(job["prompt"], "a sharp cat")
+        self.assertGreater(os.path.getsize(video), 1000)
+        # The prompt file shows the text as sent, front matter gone, as
+        # with every key.
+        self.assertEqual(read_text(m.path("sharp", "prompt")).strip(), "a sharp cat")
+
+        # A size alone names no resolution to the Gemini API.
+        self.submit(m, "plain", "---\nsize: 1280x720\n---\na plain cat")
+        self.wait_submitted(m, "plain")
+        job = sim.job(self.job_of(self.task_id(m, "plain")))
+        self.assertIsNone(job["resolution"])
+        self.assertIsNone(job["negative_prompt"])
+
+    def test_unknown_resolution_is_refused_before_sending(self):
+        sim = self.start_protocol_sim()
+        m = self.protocol_mount(sim)
+        path = m.path("new", "huge.prompt")
+        text = "---\nresolution: 4k\n---\na huge cat\n"
+        self.assertErrno(errno.EINVAL, write_file, path, text)
+        self.assertEqual(read_text(path), text, "the refused text must stay as written")
+        self.assertEqual(read_text(m.path("new", "huge.error")).strip(),
+                         "resolution must be 720p or 1080p, not '4k'")
+        self.assertFalse(os.path.exists(m.path("huge")), "a refused prompt made a task")
+        self.assertEqual(sim.stats().get("create_requests", 0), 0)
+
+        # Fixed and saved again, it is sent and the reason goes.
+        write_file(path, "---\nresolution: 720p\n---\na huge cat\n")
+        self.assertTrue(os.path.isdir(m.path("huge")))
+        self.assertFalse(os.path.exists(m.path("new", "huge.error")))
+        self.wait_submitted(m, "huge")
+        self.assertEqual(sim.job(self.job_of(self.task_id(m, "huge")))["resolution"], "720p")
 
     def test_no_progress_is_invented(self):
         # A Veo operation has no progress figure: the status says how long

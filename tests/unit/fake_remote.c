@@ -274,6 +274,8 @@ static int fake_create(struct remote *r, const struct remote_create *req,
 	call->watermark = dup_or_null(req->watermark);
 	call->image_path = dup_or_null(req->image_path);
 	call->image_url = dup_or_null(req->image_url);
+	call->resolution = dup_or_null(req->resolution);
+	call->negative_prompt = dup_or_null(req->negative_prompt);
 	if (req->image_path) {
 		struct stat st;
 		int fd = open(req->image_path, O_RDONLY | O_CLOEXEC);
@@ -513,6 +515,8 @@ static void fake_destroy(struct remote *r)
 		free(c->watermark);
 		free(c->image_path);
 		free(c->image_url);
+		free(c->resolution);
+		free(c->negative_prompt);
 		free(c);
 	}
 	free(f->creates);

@@ -107,6 +107,7 @@ int64_t fake_remote_call_time(struct fake_remote *f, enum fake_op op, int index)
 
 struct fake_create_call {
 	char *model, *prompt, *seconds, *size, *watermark, *image_path, *image_url;
+	char *resolution, *negative_prompt;
 	bool image_readable;     /* image_path could be read at call time */
 	size_t image_len;
 };

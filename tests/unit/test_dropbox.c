@@ -465,6 +465,47 @@ Test(dropbox, front_matter_options_reach_the_task_and_the_request)
 	cr_assert_str_eq(c->size, "9x16");
 	cr_assert_str_eq(c->watermark, "true");
 	cr_assert_str_eq(c->prompt, "A cheerful cow doing the Kemusan dance");
+	cr_assert_null(c->resolution);
+	cr_assert_null(c->negative_prompt);
+}
+
+Test(dropbox, resolution_and_negative_prompt_reach_the_task_and_the_request)
+{
+	const char *text = "---\nresolution: 1080P\nnegative_prompt: \"blurry, low quality\"\n"
+			   "---\nA cow\n";
+	const struct fake_create_call *c;
+	struct task *t;
+	char *shown = NULL, *p;
+	size_t n = 0;
+
+	cr_assert_eq(put("cow.prompt", text), 0);
+	t = task_named("cow");
+	cr_assert_not_null(t);
+	cr_assert_str_eq(t->resolution, "1080p");
+	cr_assert_str_eq(t->negative_prompt, "blurry, low quality");
+	task_unref(t);
+	/* the prompt file shows the text as sent, as with every key */
+	p = path_in("tasks", "cow/prompt");
+	cr_assert_eq(fs_read_all(AT_FDCWD, p, 1 << 20, &shown, &n), 0, "no %s", p);
+	cr_assert_eq(n, strlen("A cow"));
+	cr_assert_eq(memcmp(shown, "A cow", n), 0);
+	free(shown);
+	free(p);
+
+	cr_assert_eq(fake_remote_wait_calls(env.fake, FAKE_CREATE, 1, 3000), 1);
+	c = fake_remote_create_call(env.fake, 0);
+	cr_assert_str_eq(c->resolution, "1080p");
+	cr_assert_str_eq(c->negative_prompt, "blurry, low quality");
+}
+
+Test(dropbox, bad_resolution_is_refused_with_its_reason)
+{
+	const char *bad = "---\nresolution: 4k\n---\na cow\n";
+
+	cr_assert_eq(put("job.prompt", bad), -EINVAL);
+	assert_refused("job", "resolution must be 720p or 1080p, not '4k'");
+	cr_assert(new_exists("job.prompt"), "the refused text stays in new/");
+	cr_assert_eq(fake_remote_calls(env.fake, FAKE_CREATE), 0);
 }
 
 static const unsigned char png[] = {

@@ -230,6 +230,8 @@ static void assert_fails(const char *input, const char *reason)
 	cr_assert_null(p.spec.size);
 	cr_assert_null(p.spec.image);
 	cr_assert_eq(p.spec.watermark, -1);
+	cr_assert_null(p.spec.resolution);
+	cr_assert_null(p.spec.negative_prompt);
 	prompt_spec_free(&p.spec);
 }
 
@@ -436,15 +438,15 @@ Test(prompt_parse, unterminated)
 Test(prompt_parse, unknown_keys)
 {
 	assert_fails("---\nfoo: bar\n---\nx",
-		     "unknown front matter key 'foo' (known: model, seconds, size, image, watermark)");
+		     "unknown front matter key 'foo' (known: model, seconds, size, image, watermark, resolution, negative_prompt)");
 	assert_fails("---\nModel: veo-3.1\n---\nx",
-		     "unknown front matter key 'Model' (known: model, seconds, size, image, watermark)");
+		     "unknown front matter key 'Model' (known: model, seconds, size, image, watermark, resolution, negative_prompt)");
 	assert_fails("---\nduration: 8\n---\nx",
-		     "unknown front matter key 'duration' (known: model, seconds, size, image, watermark)");
+		     "unknown front matter key 'duration' (known: model, seconds, size, image, watermark, resolution, negative_prompt)");
 	assert_fails("---\nprompt: hi\n---\nx",
-		     "unknown front matter key 'prompt' (known: model, seconds, size, image, watermark)");
+		     "unknown front matter key 'prompt' (known: model, seconds, size, image, watermark, resolution, negative_prompt)");
 	assert_fails("---\nmy key: 1\n---\nx",
-		     "unknown front matter key 'my key' (known: model, seconds, size, image, watermark)");
+		     "unknown front matter key 'my key' (known: model, seconds, size, image, watermark, resolution, negative_prompt)");
 }
 
 Test(prompt_parse, unknown_key_is_quoted_safely)
@@ -459,11 +461,11 @@ Test(prompt_parse, unknown_key_is_quoted_safely)
 	cr_assert_eq(p.rc, -1);
 	cr_assert(strstr(p.err, "unknown front matter key 'kkkk"), "%s", p.err);
 	cr_assert(strstr(p.err, "...' (known: "), "%s", p.err);
-	cr_assert_lt(strlen(p.err), 160);
+	cr_assert_lt(strlen(p.err), 200);
 
 	p = parse("---\na\x01" "b: 1\n---\nx");
 	cr_assert_eq(p.rc, -1);
-	cr_assert_str_eq(p.err, "unknown front matter key 'a?b' (known: model, seconds, size, image, watermark)");
+	cr_assert_str_eq(p.err, "unknown front matter key 'a?b' (known: model, seconds, size, image, watermark, resolution, negative_prompt)");
 }
 
 Test(prompt_parse, repeated_keys)
@@ -622,7 +624,7 @@ Test(prompt_parse, error_after_good_keys_frees_them)
 	/* Run under ASan/valgrind: nothing from the earlier keys may leak. */
 	assert_fails("---\nmodel: veo-7\nimage: a.png\nsize: 16x9\nseconds: 8\n"
 		     "watermark: no\nbogus: 1\n---\nx",
-		     "unknown front matter key 'bogus' (known: model, seconds, size, image, watermark)");
+		     "unknown front matter key 'bogus' (known: model, seconds, size, image, watermark, resolution, negative_prompt)");
 	assert_fails("---\nmodel: veo-3.1\n---\n   \n", "prompt is empty");
 }
 
@@ -884,4 +886,162 @@ Test(prompt_parse, values_outside_openais_spec_warn_but_are_sent)
 	cr_assert(strstr(p.warn, "size 16x9"), "%s", p.warn);
 	cr_assert_str_eq(p.spec.size, "16x9");
 	prompt_spec_free(&p.spec);
+}
+
+/* ---- resolution and negative_prompt ---- */
+
+Test(prompt_values, resolutions)
+{
+	cr_assert(prompt_resolution_valid("720p"));
+	cr_assert(prompt_resolution_valid("1080p"));
+	cr_assert_not(prompt_resolution_valid("1080P"));
+	cr_assert_not(prompt_resolution_valid("4k"));
+	cr_assert_not(prompt_resolution_valid("1080"));
+	cr_assert_not(prompt_resolution_valid(""));
+	cr_assert_not(prompt_resolution_valid(NULL));
+}
+
+Test(prompt_parse, resolution_and_negative_prompt)
+{
+	struct parsed p = parse("---\nresolution: 1080p\nnegative_prompt: blurry, low quality\n"
+				"---\na cow\n");
+
+	assert_ok(&p, "a cow");
+	cr_assert_str_eq(p.warn, "");
+	cr_assert_str_eq(p.spec.resolution, "1080p");
+	cr_assert_str_eq(p.spec.negative_prompt, "blurry, low quality");
+	prompt_spec_free(&p.spec);
+	cr_assert_null(p.spec.resolution);
+	cr_assert_null(p.spec.negative_prompt);
+}
+
+Test(prompt_parse, resolution_is_stored_lower_case)
+{
+	static const char *const in[] = { "720P", "720p", "1080P", "'1080p'", "\"720P\"", NULL };
+	static const char *const want[] = { "720p", "720p", "1080p", "1080p", "720p" };
+	char input[64];
+
+	for (int i = 0; in[i]; i++) {
+		struct parsed p;
+
+		snprintf(input, sizeof(input), "---\nresolution: %s\n---\nx", in[i]);
+		p = parse(input);
+		assert_ok(&p, "x");
+		cr_assert_str_eq(p.spec.resolution, want[i], "%s", in[i]);
+		prompt_spec_free(&p.spec);
+	}
+}
+
+Test(prompt_parse, bad_resolution)
+{
+	assert_fails("---\nresolution: 4k\n---\nx", "resolution must be 720p or 1080p, not '4k'");
+	assert_fails("---\nresolution: 4K\n---\nx", "resolution must be 720p or 1080p, not '4K'");
+	assert_fails("---\nresolution: 1080\n---\nx",
+		     "resolution must be 720p or 1080p, not '1080'");
+	assert_fails("---\nresolution: 1920x1080\n---\nx",
+		     "resolution must be 720p or 1080p, not '1920x1080'");
+	assert_fails("---\nresolution:\n---\nx", "resolution must be 720p or 1080p, not ''");
+	assert_fails("---\nresolution: ''\n---\nx", "resolution must be 720p or 1080p, not ''");
+	assert_fails("---\nresolution: 720p\nresolution: 720p\n---\nx",
+		     "front matter key 'resolution' is repeated (line 3)");
+	assert_fails("---\nResolution: 720p\n---\nx",
+		     "unknown front matter key 'Resolution' (known: model, seconds, size, image, "
+		     "watermark, resolution, negative_prompt)");
+}
+
+Test(prompt_parse, empty_negative_prompt_is_none)
+{
+	struct parsed p = parse("---\nnegative_prompt:\n---\nx");
+
+	assert_ok(&p, "x");
+	cr_assert_null(p.spec.negative_prompt);
+	prompt_spec_free(&p.spec);
+	p = parse("---\nnegative_prompt: \"\"  \n---\nx");
+	assert_ok(&p, "x");
+	cr_assert_null(p.spec.negative_prompt);
+	prompt_spec_free(&p.spec);
+	/* said once, even if it says nothing */
+	assert_fails("---\nnegative_prompt:\nnegative_prompt: fog\n---\nx",
+		     "front matter key 'negative_prompt' is repeated (line 3)");
+}
+
+Test(prompt_parse, negative_prompt_keeps_its_text)
+{
+	struct parsed p = parse("---\nnegative_prompt: \" people: none, # not a comment \"\n"
+				"---\nx");
+
+	assert_ok(&p, "x");
+	cr_assert_str_eq(p.spec.negative_prompt, " people: none, # not a comment ");
+	prompt_spec_free(&p.spec);
+	p = parse("---\nnegative_prompt: brouillard, \xc3\xa9" "clairs\tet pluie \xf0\x9f\x8c\xa7\r\n"
+		  "---\nx");
+	assert_ok(&p, "x");
+	cr_assert_str_eq(p.spec.negative_prompt,
+			 "brouillard, \xc3\xa9" "clairs\tet pluie \xf0\x9f\x8c\xa7");
+	prompt_spec_free(&p.spec);
+}
+
+Test(prompt_parse, negative_prompt_limits)
+{
+	char buf[PROMPT_NEGATIVE_MAX + 64];
+	char want[128];
+	struct parsed p;
+	int n;
+
+	/* exactly the limit */
+	n = snprintf(buf, sizeof(buf), "---\nnegative_prompt: %0*d\n---\nx",
+		     PROMPT_NEGATIVE_MAX, 0);
+	p = parse_bytes(buf, (size_t)n);
+	assert_ok(&p, "x");
+	cr_assert_eq(strlen(p.spec.negative_prompt), PROMPT_NEGATIVE_MAX);
+	prompt_spec_free(&p.spec);
+	/* one byte more */
+	n = snprintf(buf, sizeof(buf), "---\nnegative_prompt: %0*d\n---\nx",
+		     PROMPT_NEGATIVE_MAX + 1, 0);
+	snprintf(want, sizeof(want), "negative_prompt is %d bytes; the limit is %d",
+		 PROMPT_NEGATIVE_MAX + 1, PROMPT_NEGATIVE_MAX);
+	assert_fails(buf, want);
+	/* bytes, not characters: 500 two-byte characters fit, 501 do not */
+	char *two = repeat("\xc3\xa9", 501, NULL);
+	char *big = malloc(strlen(two) + 64);
+	snprintf(big, strlen(two) + 64, "---\nnegative_prompt: %s\n---\nx", two);
+	assert_fails(big, "negative_prompt is 1002 bytes; the limit is 1000");
+	snprintf(big, strlen(two) + 64, "---\nnegative_prompt: %s\n---\nx", two + 2);
+	p = parse(big);
+	assert_ok(&p, "x");
+	prompt_spec_free(&p.spec);
+	free(big);
+	free(two);
+	/* control characters: never a hidden part of what is sent */
+	assert_fails("---\nnegative_prompt: fog\x1b[2J\n---\nx",
+		     "negative_prompt may not contain control characters");
+	assert_fails("---\nnegative_prompt: fog\rrain\n---\nx",
+		     "negative_prompt may not contain control characters");
+}
+
+Test(prompt_parse, huge_negative_prompt_is_refused_quickly)
+{
+	size_t len;
+	char *junk = repeat("z", 5 * 1024 * 1024, &len);
+	size_t buflen = len + 64;
+	char *buf = malloc(buflen);
+	struct parsed p;
+
+	cr_assert_not_null(buf);
+	buflen = (size_t)snprintf(buf, buflen, "---\nnegative_prompt: %s\n---\nx", junk);
+	p = parse_bytes(buf, buflen);
+	cr_assert_eq(p.rc, -1);
+	cr_assert_str_eq(p.err, "negative_prompt is 5242880 bytes; the limit is 1000");
+	cr_assert_null(p.spec.negative_prompt);
+	free(buf);
+	free(junk);
+}
+
+Test(prompt_parse, non_utf8_negative_prompt)
+{
+	/* The whole file is checked before any of it is read. */
+	assert_bytes_fail(BYTES("---\nnegative_prompt: caf\xe9\n---\nx"),
+			  "prompt is not valid UTF-8 (byte 24)");
+	assert_bytes_fail(BYTES("---\nnegative_prompt: a\0b\n---\nx"),
+			  "prompt contains a NUL byte (byte 22)");
 }

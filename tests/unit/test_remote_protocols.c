@@ -300,3 +300,126 @@ Test(openrouter, expired_and_failed)
 	video_object_free(&v);
 	free(id);
 }
+
+/* What the simulator's create of video_id received (GET /_sim/jobs/ID);
+ * for gemini the id is the operation name, whose last part is the job's. */
+static json_t *sim_job(const char *video_id)
+{
+	struct remote_http_options ro = { .base_url = sim_root_url(sim), .timeout_s = 10 };
+	struct remote_result res = {0};
+	const char *slash = strrchr(video_id, '/');
+	char err[256], url[1024];
+	struct remote *http = remote_http_new(&ro, err, sizeof(err));
+	json_t *o;
+
+	cr_assert_not_null(http, "%s", err);
+	snprintf(url, sizeof(url), "%s/_sim/jobs/%s", sim_root_url(sim),
+		 slash ? slash + 1 : video_id);
+	cr_assert_eq(remote_http_json(http, "GET", url, NULL, &res), 0, "%s", res.reason);
+	o = json_loadb(res.body, res.body_len, 0, NULL);
+	cr_assert(json_is_object(o), "%.*s", (int)res.body_len, res.body);
+	remote_result_clear(&res);
+	remote_destroy(http);
+	return o;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* The create's id, from its answer. */
+static char *create_id(const struct remote_create *req)
+{
+	struct remote_result res = {0};
+	struct video_object v = {0};
+
+	cr_assert_eq(remote->ops->create(remote, req, &res), 0, "%s", res.reason);
+	parse(&res, &v);
+	cr_assert_not_null(v.id);
+	char *id = strdup(v.id);
+	video_object_free(&v);
+	remote_result_clear(&res);
+	return id;
+}
+
+Test(gemini, resolution_and_negative_prompt_are_parameters)
+{
+	struct remote_create req = { .model = "veo-3.1", .prompt = "a cat", .seconds = "8",
+				     .size = "9x16", .resolution = "1080p",
+				     .negative_prompt = "blurry, \"low\" quality" };
+	char *id;
+	json_t *o;
+
+	start("gemini", NULL);
+	id = create_id(&req);
+	o = sim_job(id);
+	cr_assert_str_eq(jstr(o, "resolution"), "1080p");
+	cr_assert_str_eq(jstr(o, "negative_prompt"), "blurry, \"low\" quality");
+	cr_assert_str_eq(jstr(o, "size"), "720x1280");
+	json_decref(o);
+	free(id);
+}
+
+Test(gemini, no_resolution_unless_the_front_matter_names_one)
+{
+	/* 1280x720 is an aspect ratio to the gemini protocol, not a
+	 * resolution; an empty negative prompt is none. */
+	struct remote_create req = { .prompt = "a cat", .size = "1280x720",
+				     .negative_prompt = "" };
+	char *id;
+	json_t *o;
+
+	start("gemini", NULL);
+	id = create_id(&req);
+	o = sim_job(id);
+	cr_assert(json_is_null(json_object_get(o, "resolution")));
+	cr_assert(json_is_null(json_object_get(o, "negative_prompt")));
+	json_decref(o);
+	free(id);
+}
+
+Test(openrouter, front_matter_resolution_overrides_the_sizes)
+{
+	struct remote_create req = { .model = "veo-3.1", .prompt = "a cat", .seconds = "8",
+				     .size = "1280x720", .resolution = "1080p",
+				     .negative_prompt = "blurry" };
+	char *id;
+	json_t *o;
+
+	start("openrouter", NULL);
+	id = create_id(&req);
+	o = sim_job(id);
+	cr_assert_str_eq(jstr(o, "resolution"), "1080p");
+	/* OpenRouter's request has no negative prompt: not sent */
+	cr_assert(json_is_null(json_object_get(o, "negative_prompt")));
+	json_decref(o);
+	free(id);
+
+	/* without one, the size still says 720p; 16x9 says nothing */
+	req.resolution = NULL;
+	id = create_id(&req);
+	o = sim_job(id);
+	cr_assert_str_eq(jstr(o, "resolution"), "720p");
+	json_decref(o);
+	free(id);
+	req.size = "16x9";
+	id = create_id(&req);
+	o = sim_job(id);
+	cr_assert(json_is_null(json_object_get(o, "resolution")));
+	json_decref(o);
+	free(id);
+}
+
+Test(gemini, a_resolution_the_api_does_not_know_is_refused)
+{
+	struct remote_create req = { .prompt = "a cat", .resolution = "4k" };
+	struct remote_result res = {0};
+
+	start("gemini", NULL);
+	cr_assert_eq(remote->ops->create(remote, &req, &res), -1);
+	cr_assert_eq(res.http_status, 400);
+	cr_assert_not(res.retryable);
+	cr_assert(strstr(res.reason, "resolution"), "%s", res.reason);
+	remote_result_clear(&res);
+}

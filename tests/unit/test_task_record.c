@@ -98,6 +98,26 @@ Test(task_record, every_field_of_a_written_record)
 	cr_assert_eq(t->video_shown_size, 123456);
 	cr_assert_eq(t->video_synced, 65536);
 	cr_assert(t->ranges_ok);
+	/* written before the front matter had them: none */
+	cr_assert_null(t->resolution);
+	cr_assert_null(t->negative_prompt);
+}
+
+Test(task_record, resolution_and_negative_prompt)
+{
+	cr_assert_eq(parse("{\"resolution\":\"1080p\",\"negative_prompt\":\"blurry, \\u00e9\"}"),
+		     0, "%s", err);
+	cr_assert_str_eq(t->resolution, "1080p");
+	cr_assert_str_eq(t->negative_prompt, "blurry, \xc3\xa9");
+	/* what the front matter would refuse is none, as an unknown state */
+	cr_assert_eq(parse("{\"resolution\":\"4k\",\"negative_prompt\":\"\"}"), 0, "%s", err);
+	cr_assert_null(t->resolution);
+	cr_assert_null(t->negative_prompt);
+	cr_assert_eq(parse("{\"resolution\":1080,\"negative_prompt\":null}"), 0, "%s", err);
+	cr_assert_null(t->resolution);
+	cr_assert_null(t->negative_prompt);
+	cr_assert_eq(parse("{\"resolution\":\"1080P\"}"), 0, "%s", err);
+	cr_assert_null(t->resolution);
 }
 
 Test(task_record, an_empty_object_is_a_fresh_pending_task)

@@ -228,6 +228,8 @@ Test(task_store, load_round_trips_every_field)
 	t->image_file = strdup("image.png");
 	t->image_size = sizeof(png);
 	t->image_url = strdup("https://example.com/cow.png");
+	t->resolution = strdup("1080p");
+	t->negative_prompt = strdup("blurry, \"low\" quality");
 	create_ok(t, png, sizeof(png));
 
 	pthread_mutex_lock(&t->mu);
@@ -259,6 +261,8 @@ Test(task_store, load_round_trips_every_field)
 	cr_assert_str_eq(u->image_url, "https://example.com/cow.png");
 	cr_assert_str_eq(u->image_file, "image.png");
 	cr_assert_eq(u->image_size, (int64_t)sizeof(png));
+	cr_assert_str_eq(u->resolution, "1080p");
+	cr_assert_str_eq(u->negative_prompt, "blurry, \"low\" quality");
 	cr_assert_eq(u->source_hash, 0xfedcba9876543210ULL);
 	cr_assert_eq(u->created, 1700000123);
 	cr_assert_eq(u->changed, 1700000999);
