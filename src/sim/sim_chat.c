@@ -353,7 +353,7 @@ static json_t *flow2api_error(const char *msg)
 /* Wait for the job as the stream would, then answer once. false: the
  * connection is to be closed without an answer. */
 static bool held_answer(struct sim *s, struct req *r, const char *id,
-			struct answer *a)
+			const char *model, struct answer *a)
 {
 	char mp4[ID_MAX * 3 + 200], dl[sizeof(mp4)], webp[sizeof(mp4)];
 	char content[sizeof(mp4) + 64], msg[300], cid[40];
@@ -408,8 +408,7 @@ static bool held_answer(struct sim *s, struct req *r, const char *id,
 				      " s:s}], s:{s:i, s:i, s:i}}",
 		"id", cid, "object", "chat.completion",
 		"created", (json_int_t)time(NULL),
-		"model", s->chat_style == CHAT_JSON ? r->in.model.p ? r->in.model.p : "" :
-			 "flow2api",
+		"model", s->chat_style == CHAT_JSON ? model : "flow2api",
 		"choices", "index", 0, "message", "role", "assistant",
 		"content", content, "finish_reason", "stop",
 		"usage", "prompt_tokens", 0, "completion_tokens", 0,
@@ -458,7 +457,7 @@ enum MHD_Result chat_create(struct sim *s, struct MHD_Connection *c,
 		return MHD_NO;
 	}
 	if (!stream || style == CHAT_JSON) {
-		if (r->fault == FK_DROP_AFTER_HEADERS || !held_answer(s, r, id, &a)) {
+		if (r->fault == FK_DROP_AFTER_HEADERS || !held_answer(s, r, id, model, &a)) {
 			free(a.body);
 			log_answer(s, r, "closed before the answer (job made)");
 			return MHD_NO;
