@@ -13,6 +13,7 @@
  *   GET    /_sim/jobs/ID                what the create of ID received
  *   GET    /_sim/files/                 HTML index of completed videos
  *   GET    /_sim/files/ID.mp4           the same bytes as /content, ranges too
+ *   GET    /_sim/files/ID.webp          the thumbnail of a completed job
  *   GET|POST|DELETE /_sim/faults        list, add ("ENDPOINT=KIND[xN]" lines),
  *                                       clear (which also releases stalls)
  *
@@ -25,7 +26,10 @@
  *     on create still create the job: only the answer is lost or damaged;
  *   - fail-* and never-finish mark the job for good; the create answer
  *     itself still says queued, polls after it say failed;
- *   - json-url (content only) answers {"url": ROOT/_sim/files/ID.mp4}.
+ *   - json-url (content only) answers {"url": ROOT/_sim/files/ID.mp4};
+ *   - drop-after-headers, drop-mid-progress, drop-before-link, stream-error
+ *     and silence (create, chat protocol) act on the stream after its job
+ *     was made (sim_chat_stream.c).
  *
  * Protocols (--protocol, sim.protocol): openai (all of the above),
  * gemini (sim_gemini.c: Google's Gemini API under /v1beta, long-running
