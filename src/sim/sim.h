@@ -13,6 +13,7 @@
  *   GET    /_sim/jobs/ID                what the create of ID received
  *   GET    /_sim/files/                 HTML index of completed videos
  *   GET    /_sim/files/ID.mp4           the same bytes as /content, ranges too
+ *   GET    /_sim/files/ID.webp          the thumbnail of a completed job
  *   GET|POST|DELETE /_sim/faults        list, add ("ENDPOINT=KIND[xN]" lines),
  *                                       clear (which also releases stalls)
  *
@@ -25,12 +26,19 @@
  *     on create still create the job: only the answer is lost or damaged;
  *   - fail-* and never-finish mark the job for good; the create answer
  *     itself still says queued, polls after it say failed;
- *   - json-url (content only) answers {"url": ROOT/_sim/files/ID.mp4}.
+ *   - json-url (content only) answers {"url": ROOT/_sim/files/ID.mp4};
+ *   - drop-after-headers, drop-mid-progress, drop-before-link, stream-error
+ *     and silence (create, chat protocol) act on the stream after its job
+ *     was made (sim_chat_stream.c).
  *
  * Protocols (--protocol, sim.protocol): openai (all of the above),
  * gemini (sim_gemini.c: Google's Gemini API under /v1beta, long-running
  * operations, downloads redirected to the signed listener) and openrouter
- * (sim_openrouter.c: JSON creates, 202 pending, unsigned_urls, expired).
+ * (sim_openrouter.c: JSON creates, 202 pending, unsigned_urls, expired)
+ * and chat (sim_chat.c, sim_chat_stream.c: POST /v1/chat/completions held
+ * open as an SSE stream of free text, progress in the text and the video
+ * link at the end, in the --chat-style of a router: flow2api, sora2api,
+ * markdown, tasklink (a polling link at GET /source/ID) or json).
  * Their files say their routes, shapes and sources.
  *
  * Dialects (--dialect) change the shapes and routes to those of a gateway,
@@ -64,6 +72,7 @@ enum sim_protocol {
 	SIM_PROTO_OPENAI,	/* POST /v1/videos multipart, the dialects */
 	SIM_PROTO_GEMINI,	/* /v1beta, long-running operations (sim_gemini.c) */
 	SIM_PROTO_OPENROUTER,	/* /v1/videos with JSON (sim_openrouter.c) */
+	SIM_PROTO_CHAT,		/* /v1/chat/completions, SSE (sim_chat.c) */
 };
 
 enum sim_progress {
@@ -81,7 +90,9 @@ struct sim_options {
 	bool no_range;            /* ignore Range headers */
 	bool verbose;             /* one line per request on stderr */
 	const char *dialect;      /* NULL or a name of sim_dialect_valid() */
-	const char *protocol;     /* NULL (openai), "gemini" or "openrouter" */
+	const char *protocol;     /* NULL (openai), "gemini", "openrouter" or "chat" */
+	const char *chat_style;   /* chat: NULL (flow2api) or sim_chat_style_valid() */
+	int chat_silence_s;       /* chat: the silence fault's seconds; 0: 30 */
 	enum sim_progress progress;
 	int jitter_pct;           /* 0..100: duration varies by +-this percent */
 	const char *url_field;    /* url-in-status: NULL rotates per job */
@@ -98,8 +109,12 @@ bool sim_dialect_valid(const char *name);
 const char *sim_dialect_list(void);
 /* "smooth", "coarse" or "none"; -1 for anything else. */
 int sim_progress_parse(const char *name, enum sim_progress *out);
-/* "openai", "gemini" or "openrouter"; -1 for anything else. */
+/* "openai", "gemini", "openrouter" or "chat"; -1 for anything else. */
 int sim_protocol_parse(const char *name, enum sim_protocol *out);
+/* A chat style: flow2api, sora2api, markdown, tasklink or json;
+ * sim_chat_style_list() says them, comma-separated. */
+bool sim_chat_style_valid(const char *name);
+const char *sim_chat_style_list(void);
 /* The API's path under the server root for a protocol name: "/v1beta"
  * for gemini, else "/v1". */
 const char *sim_api_path(const char *protocol);

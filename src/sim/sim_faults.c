@@ -32,6 +32,11 @@ static const struct {
 	{ "never-finish", FK_NEVER_FINISH, EP_CREATE | EP_POLL },
 	{ "inline-video", FK_INLINE_VIDEO, EP_CREATE },
 	{ "expired", FK_EXPIRED, EP_CREATE },
+	{ "drop-after-headers", FK_DROP_AFTER_HEADERS, EP_CREATE },
+	{ "drop-mid-progress", FK_DROP_MID_PROGRESS, EP_CREATE },
+	{ "drop-before-link", FK_DROP_BEFORE_LINK, EP_CREATE },
+	{ "stream-error", FK_STREAM_ERROR, EP_CREATE },
+	{ "silence", FK_SILENCE, EP_CREATE },
 };
 
 static const char *const endpoint_names[SIM_EP_COUNT] = {

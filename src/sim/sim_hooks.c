@@ -32,6 +32,7 @@ void do_stats(struct sim *s, struct answer *a)
 				    json_integer(s->count.signed_requests));
 		json_object_set_new(o, "signed_refused",
 				    json_integer(s->count.signed_refused));
+		json_object_set_new(o, "streams", json_integer(s->count.streams));
 	}
 	pthread_mutex_unlock(&s->lock);
 	answer_json(a, 200, o);
@@ -132,10 +133,21 @@ void do_file(struct sim *s, struct MHD_Connection *c, struct req *r,
 {
 	struct job j;
 
-	if (video_state(s, r->id, &j) != 1)
+	if (video_state(s, r->id, &j) != 1) {
 		answer_text(a, 404, "text/plain", "not found\n");
-	else
+	} else if (r->webp) {
+		size_t len;
+		const unsigned char *webp = sim_thumbnail_webp(&len);
+
+		a->status = 200;
+		a->content_type = "image/webp";
+		a->body = malloc(len);
+		if (a->body)
+			memcpy(a->body, webp, len);
+		a->len = a->body ? len : 0;
+	} else {
 		answer_video(s, c, r->id, j.clip, a);
+	}
 }
 
 void do_faults_list(struct sim *s, struct answer *a)

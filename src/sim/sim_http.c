@@ -65,7 +65,12 @@ static enum route route_sim(struct req *r, const char *path, const char *method)
 	if (strncmp(path, "/files/", 7) == 0) {
 		path += 7;
 		len = strlen(path);
-		if (len < 5 || strcmp(path + len - 4, ".mp4") != 0 ||
+		/* ID.webp: the preview the chat protocol's text links to */
+		if (len > 5 && strcmp(path + len - 5, ".webp") == 0) {
+			r->webp = true;
+			len--;
+		}
+		if (len < 5 || strncmp(path + len - 4, r->webp ? ".web" : ".mp4", 4) != 0 ||
 		    !copy_id(r->id, path, len - 4))
 			return R_NOT_FOUND;
 		return get ? R_FILE : R_BAD_METHOD;
@@ -88,6 +93,8 @@ int sim_protocol_parse(const char *name, enum sim_protocol *out)
 		*out = SIM_PROTO_GEMINI;
 	else if (!strcmp(name, "openrouter"))
 		*out = SIM_PROTO_OPENROUTER;
+	else if (!strcmp(name, "chat"))
+		*out = SIM_PROTO_CHAT;
 	else
 		return -1;
 	return 0;
@@ -102,6 +109,8 @@ static enum route route_of(struct req *r, const char *url, const char *method)
 {
 	if (r->s->protocol == SIM_PROTO_GEMINI && strncmp(url, "/_sim", 5))
 		return gemini_route(r, url, method);
+	if (r->s->protocol == SIM_PROTO_CHAT && strncmp(url, "/_sim", 5))
+		return chat_route(r, url, method);
 	if (strncmp(url, "/v1/videos", 10) == 0)
 		return route_v1(r, url + 10, method);
 	if (strncmp(url, "/_sim/", 6) == 0 || strcmp(url, "/_sim") == 0)
@@ -175,6 +184,8 @@ static void route_answer(struct sim *s, struct MHD_Connection *c,
 		return;
 	if (s->protocol == SIM_PROTO_OPENROUTER && openrouter_answer(s, c, r, a))
 		return;
+	if (s->protocol == SIM_PROTO_CHAT && chat_answer(s, c, r, a))
+		return;
 	switch (r->route) {
 	case R_CREATE: do_create(s, r, a); break;
 	case R_LIST: do_list(s, c, a); break;
@@ -220,8 +231,12 @@ static enum MHD_Result dispatch(struct sim *s, struct MHD_Connection *c,
 		}
 		r->fault = FK_NONE;
 	}
-	if (!fault_answer(r, &a))
-		route_answer(s, c, r, &a);
+	if (fault_answer(r, &a))
+		return send_answer(s, c, r, &a);
+	/* The chat create answers by itself: a stream, or a held answer. */
+	if (s->protocol == SIM_PROTO_CHAT && r->route == R_CREATE)
+		return chat_create(s, c, r);
+	route_answer(s, c, r, &a);
 	return send_answer(s, c, r, &a);
 }
 
@@ -314,6 +329,7 @@ static int sim_init(struct sim *s, const struct sim_options *o)
 	s->sign_key = splitmix64(s->id_seed ^ 0x5349474eULL);
 	s->d = dialect_find(s->opt.dialect);
 	sim_protocol_parse(s->opt.protocol, &s->protocol);
+	chat_set_style(s);
 	for (int i = 0; i < s->opt.n_faults; i++)
 		if (add_fault_locked(s, &s->opt.faults[i]) < 0)
 			return -1;
@@ -334,8 +350,15 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 	}
 	enum sim_protocol proto;
 	if (o && sim_protocol_parse(o->protocol, &proto) < 0) {
-		set_err(err, errlen, "unknown protocol '%.60s' (openai, gemini, openrouter)",
+		set_err(err, errlen, "unknown protocol '%.60s' (openai, gemini, openrouter, chat)",
 			o->protocol);
+		free(s);
+		return NULL;
+	}
+	if (o && o->chat_style && !sim_chat_style_valid(o->chat_style)) {
+		set_err(err, errlen, "unknown chat style '%.60s' (%s)", o->chat_style,
+			sim_chat_style_list());
+		free(s);
 		return NULL;
 	}
 	if (o && o->dialect && !sim_dialect_valid(o->dialect)) {

@@ -39,6 +39,12 @@ enum fault_kind {
 	FK_NEVER_FINISH,
 	FK_INLINE_VIDEO,	/* gemini: the video inline, base64 */
 	FK_EXPIRED,		/* openrouter: the job ends expired */
+	/* chat (sim_chat_stream.c): the stream, after a job was created */
+	FK_DROP_AFTER_HEADERS,	/* cut once the 200 and headers are out */
+	FK_DROP_MID_PROGRESS,	/* cut halfway through the progress */
+	FK_DROP_BEFORE_LINK,	/* cut just before the link */
+	FK_STREAM_ERROR,	/* an {"error"} event after 200; the job fails */
+	FK_SILENCE,		/* no byte for chat_silence_s mid-stream */
 };
 
 #define EP_CREATE (1u << SIM_EP_CREATE)
@@ -97,6 +103,7 @@ struct counters {
 	long creates, create_requests, polls, downloads, content_requests;
 	long deletes, faults_applied, file_requests, range_requests, lists;
 	long signed_requests, signed_refused;
+	long streams;		/* chat: streamed answers started */
 };
 
 struct sim {
@@ -119,6 +126,7 @@ struct sim {
 	uint64_t id_seed, id_counter;
 	const struct dialect *d;
 	enum sim_protocol protocol;
+	int chat_style;		/* enum chat_style */
 
 	/* The redirect dialect's second listener, for signed URLs. */
 	struct MHD_Daemon *signed_daemon;
@@ -142,6 +150,7 @@ struct req {
 	char id[ID_MAX];
 	enum fault_kind fault;
 	bool head;
+	bool webp;		/* /_sim/files/ID.webp: the thumbnail */
 
 	struct MHD_PostProcessor *pp;
 	bool body_json;		/* create with a JSON body */
@@ -259,6 +268,32 @@ bool openrouter_answer(struct sim *s, struct MHD_Connection *c, struct req *r,
 		       struct answer *a);
 void do_content(struct sim *s, struct MHD_Connection *c,
 		       struct req *r, struct answer *a);
+
+/* sim_chat.c and sim_chat_stream.c: the chat protocol. */
+enum chat_style {
+	CHAT_FLOW2API, CHAT_SORA2API, CHAT_MARKDOWN, CHAT_TASKLINK, CHAT_JSON,
+};
+/* s->chat_style from s->opt.chat_style. */
+void chat_set_style(struct sim *s);
+enum route chat_route(struct req *r, const char *url, const char *method);
+/* POST /v1/chat/completions: queues its own answer (a stream, a held JSON
+ * answer, or an error). */
+enum MHD_Result chat_create(struct sim *s, struct MHD_Connection *c,
+			    struct req *r);
+/* The polling link (GET /source/ID, /web/ID); false for other routes. */
+bool chat_answer(struct sim *s, struct MHD_Connection *c, struct req *r,
+		 struct answer *a);
+/* The SSE answer for job id in style; NULL when out of memory. */
+struct MHD_Response *chat_stream_response(struct sim *s, const char *id,
+					  const char *model, bool image,
+					  enum chat_style style,
+					  enum fault_kind fault);
+/* The links a finished job's text gives: the MP4, its "download" twin
+ * and the WebP preview, all under ROOT/_sim/files/. */
+void chat_links(struct sim *s, const char *id, char *mp4, char *dl,
+		char *webp, size_t len);
+/* What a failed job says: failure_reason(), or NULL for none. */
+const char *chat_failure(const struct job *j);
 
 /* sim_hooks.c */
 void do_stats(struct sim *s, struct answer *a);

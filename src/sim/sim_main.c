@@ -28,7 +28,14 @@ static void usage(FILE *out)
 		"  --video-bytes N[K|M|G]    pad each video to about N bytes\n"
 		"  --no-range                ignore Range headers\n"
 		"  --protocol NAME           openai (default), gemini (Google's Gemini API\n"
-		"                            under /v1beta) or openrouter\n"
+		"                            under /v1beta), openrouter or chat (Veo\n"
+		"                            through POST /v1/chat/completions, an SSE\n"
+		"                            stream of text ending in the video link)\n"
+		"  --chat-style NAME         chat: the router's text: flow2api (default),\n"
+		"                            sora2api, markdown, tasklink (a polling link\n"
+		"                            at /source/ID) or json (one answer, no stream)\n"
+		"  --chat-silence SECONDS    chat: how long the silence fault sends\n"
+		"                            nothing (default 30)\n"
 		"  --dialect NAME            speak a gateway's dialect: openai (default),\n"
 		"                            newapi, newapi-gemini, taskdto, litellm,\n"
 		"                            redirect, json-url, url-in-status\n"
@@ -48,7 +55,9 @@ static void usage(FILE *out)
 		"            truncated-json, json-body, json-url, html-body, short-body,\n"
 		"            long-body, gateway-spelling, upper-case, fail-error-object,\n"
 		"            fail-error-string, fail-no-error, never-finish,\n"
-		"            inline-video (gemini), expired (openrouter)\n"
+		"            inline-video (gemini), expired (openrouter),\n"
+		"            drop-after-headers, drop-mid-progress, drop-before-link,\n"
+		"            stream-error, silence (chat, create only)\n"
 		"  -v, --verbose             log each request on stderr\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n"
@@ -134,7 +143,7 @@ static int parse_size(const char *arg, int64_t *out)
 enum {
 	OPT_LISTEN = 256, OPT_DURATION, OPT_LATENCY, OPT_VIDEO_BYTES,
 	OPT_NO_RANGE, OPT_FAULT, OPT_DIALECT, OPT_PROGRESS, OPT_JITTER,
-	OPT_URL_FIELD, OPT_PROTOCOL,
+	OPT_URL_FIELD, OPT_PROTOCOL, OPT_CHAT_STYLE, OPT_CHAT_SILENCE,
 };
 
 static const struct option long_options[] = {
@@ -146,6 +155,8 @@ static const struct option long_options[] = {
 	{ "fault", required_argument, NULL, OPT_FAULT },
 	{ "dialect", required_argument, NULL, OPT_DIALECT },
 	{ "protocol", required_argument, NULL, OPT_PROTOCOL },
+	{ "chat-style", required_argument, NULL, OPT_CHAT_STYLE },
+	{ "chat-silence", required_argument, NULL, OPT_CHAT_SILENCE },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "jitter", required_argument, NULL, OPT_JITTER },
 	{ "url-field", required_argument, NULL, OPT_URL_FIELD },
@@ -207,9 +218,27 @@ static int parse_args(int argc, char **argv, struct sim_options *o,
 		case OPT_PROTOCOL: {
 			enum sim_protocol p;
 			if (sim_protocol_parse(optarg, &p) < 0)
-				return bad_arg("bad --protocol '%s': expected openai, gemini or openrouter",
+				return bad_arg("bad --protocol '%s': expected openai, gemini, openrouter or chat",
 					       optarg);
 			o->protocol = optarg;
+			break;
+		}
+		case OPT_CHAT_STYLE:
+			if (!sim_chat_style_valid(optarg))
+				return bad_arg("bad --chat-style '%s': expected %s", optarg,
+					       sim_chat_style_list());
+			o->chat_style = optarg;
+			break;
+		case OPT_CHAT_SILENCE: {
+			long secs;
+
+			errno = 0;
+			secs = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end != '\0' || secs < 1 ||
+			    secs > 86400)
+				return bad_arg("bad --chat-silence '%s': %s", optarg,
+					       "expected seconds, 1 to 86400");
+			o->chat_silence_s = (int)secs;
 			break;
 		}
 		case OPT_DIALECT:
