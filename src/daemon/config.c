@@ -49,7 +49,7 @@ enum key_id {
 	K_BASE_URL, K_API_KEY, K_API_KEY_FILE, K_TIMEOUT, K_MIN_DOWNLOAD_RATE,
 	K_MAX_VIDEO_BYTES, K_VIDEO_DEADLINE, K_PROTOCOL, K_MODEL, K_SECONDS,
 	K_SIZE, K_WATERMARK, K_INTERVAL, K_MAX_INTERVAL, K_STATE_DIR,
-	K_SILENCE_LIMIT, K_TOTAL_LIMIT, K_DURATION, K_SIM_PROTOCOL, K_SIM_DIALECT, K_SIM_PROGRESS, K_SIM_JITTER, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
+	K_SILENCE_LIMIT, K_TOTAL_LIMIT, K_DURATION, K_SIM_PROTOCOL, K_SIM_DIALECT, K_SIM_CHAT_STYLE, K_SIM_PROGRESS, K_SIM_JITTER, K_LOG_LEVEL, K_ON_COMPLETE, K_ON_FAILED, N_KEYS
 };
 
 struct key_def {
@@ -71,6 +71,10 @@ static const char *const sim_dialects[] = {
 /* api.protocol and sim.protocol (contract sections 1 and 2). */
 static const char *const protocols[] = {
 	"openai", "gemini", "openrouter", "chat", NULL,
+};
+/* The chat protocol's router styles (veofs-sim --chat-style). */
+static const char *const sim_chat_styles[] = {
+	"flow2api", "sora2api", "markdown", "tasklink", "json", NULL,
 };
 static const char *const sim_progress_modes[] = {
 	"smooth", "coarse", "none", NULL,
@@ -125,6 +129,8 @@ static const struct key_def keys[N_KEYS] = {
 	[K_SIM_DIALECT] = { "sim", "dialect", KT_CHOICE, FIELD(sim_dialect),
 		0, 0, "openai, newapi, newapi-gemini, taskdto, litellm, redirect, "
 		"json-url or url-in-status", sim_dialects },
+	[K_SIM_CHAT_STYLE] = { "sim", "chat_style", KT_CHOICE, FIELD(sim_chat_style),
+		0, 0, "flow2api, sora2api, markdown, tasklink or json", sim_chat_styles },
 	[K_SIM_PROGRESS] = { "sim", "progress", KT_CHOICE, FIELD(sim_progress),
 		0, 0, "smooth, coarse or none", sim_progress_modes },
 	[K_SIM_JITTER] = { "sim", "jitter", KT_INT, FIELD(sim_jitter), 0, 100,
@@ -963,12 +969,13 @@ static int set_defaults(struct config *c)
 	c->chat_silence_limit = 120;
 	c->chat_total_limit = 900;
 	c->sim_dialect = strdup("openai");
+	c->sim_chat_style = strdup("flow2api");
 	c->protocol = strdup("openai");
 	c->sim_protocol = strdup("openai");
 	c->sim_progress = strdup("smooth");
 	c->sim_jitter = 0;
 	c->log_level = LOG_LVL_INFO;
-	return c->base_url && c->model && c->size && c->sim_dialect &&
+	return c->base_url && c->model && c->size && c->sim_dialect && c->sim_chat_style &&
 	       c->sim_progress && c->protocol && c->sim_protocol ? 0 : -1;
 }
 
@@ -1095,6 +1102,7 @@ void config_free(struct config *c)
 	free(c->sim_dialect);
 	free(c->sim_progress);
 	free(c->protocol);
+	free(c->sim_chat_style);
 	free(c->sim_protocol);
 	memset(c, 0, sizeof(*c));
 }

@@ -29,6 +29,7 @@ struct config {
 	int sim_duration;      /* sim.duration, seconds */
 	char *sim_protocol;    /* sim.protocol; follows api.protocol when unset */
 	char *sim_dialect;     /* sim.dialect: openai, newapi, ... */
+	char *sim_chat_style;  /* sim.chat_style: flow2api, sora2api, ... */
 	char *sim_progress;    /* sim.progress: smooth, coarse or none */
 	int sim_jitter;        /* sim.jitter, percent */
 	int log_level;         /* general.log_level, enum log_level */

@@ -206,6 +206,7 @@ int main(int argc, char **argv)
 		so.duration = cfg.sim_duration;
 		so.dialect = cfg.sim_dialect;
 		so.protocol = cfg.sim_protocol;
+		so.chat_style = cfg.sim_chat_style;
 		so.jitter_pct = cfg.sim_jitter;
 		sim_progress_parse(cfg.sim_progress, &so.progress);
 		sim = sim_start(&so, err, sizeof(err));
