@@ -8,13 +8,15 @@
  *   GET  /source/ID             tasklink: the task as JSON, during the
  *                               stream and after it
  *   GET  /web/ID                tasklink: the same as a small HTML page
- *   GET  /_sim/files/ID.mp4 and ID.webp   the clip and its preview, which
- *                               every style's text links to
+ *   SIGNED/signed/ID.mp4?...    the clip, on the second listener (another
+ *                               origin, refusing the key), which every
+ *                               style's text links to
+ *   GET  /_sim/files/ID.webp    its preview image
  * /_sim/stats counts each POST in create_requests, each job made in
  * creates (once per request, failed ones too: they are billed), each
  * stream started in streams, each /source or /web read in polls.
  *
- * What was found, shape by shape (fetched 2026-08; "no source" says where
+ * What was found, shape by shape (read 2026-12; "no source" says where
  * the simulator had to choose):
  *
  * Request. The prompt is the user message, a string or content parts
@@ -190,8 +192,13 @@ void chat_links(struct sim *s, const char *id, char *mp4, char *dl,
 	char enc[3 * ID_MAX];
 
 	url_encode(id, enc, sizeof(enc));
-	snprintf(mp4, len, "%s/_sim/files/%s.mp4", s->root, enc);
-	snprintf(dl, len, "%s/_sim/files/%s.mp4?download=1", s->root, enc);
+	/* The routers' links point at their storage or CDN, another origin
+	 * than the API: the second listener, which refuses the key as such
+	 * a host would (sim_signed.c). The preview stays on the API's. */
+	char *signed_link = signed_url(s, id);
+	snprintf(mp4, len, "%s", signed_link ? signed_link : "");
+	snprintf(dl, len, "%s&download=1", signed_link ? signed_link : "");
+	free(signed_link);
 	snprintf(webp, len, "%s/_sim/files/%s.webp", s->root, enc);
 }
 

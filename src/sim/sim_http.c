@@ -399,7 +399,8 @@ struct sim *sim_start(const struct sim_options *o, char *err, size_t errlen)
 	if (lfd >= 0)
 		snprintf(s->root, sizeof(s->root), strchr(host, ':') ?
 			 "http://[%s]:%d" : "http://%s:%d", host, s->port);
-	if (lfd >= 0 && (s->d->content == CONTENT_REDIRECT || s->protocol == SIM_PROTO_GEMINI) &&
+	if (lfd >= 0 && (s->d->content == CONTENT_REDIRECT || s->protocol == SIM_PROTO_GEMINI ||
+			  s->protocol == SIM_PROTO_CHAT) &&
 	    signed_start(s, err, errlen) < 0) {
 		close(lfd);
 		sim_free(s);
