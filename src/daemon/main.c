@@ -232,6 +232,13 @@ int main(int argc, char **argv)
 		remote = remote_gemini_new(&ro, err, sizeof(err));
 	else if (!strcmp(cfg.protocol, "openrouter"))
 		remote = remote_openrouter_new(&ro, err, sizeof(err));
+	else if (!strcmp(cfg.protocol, "chat")) {
+		struct remote_chat_options co = {
+			.silence_limit_s = cfg.chat_silence_limit,
+			.total_limit_s = cfg.chat_total_limit,
+		};
+		remote = remote_chat_new(&ro, &co, err, sizeof(err));
+	}
 	else
 		remote = remote_http_new(&ro, err, sizeof(err));
 	if (!remote) {
