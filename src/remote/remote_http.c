@@ -1848,6 +1848,196 @@ out:
 	return ret;
 }
 
+/* ---- a streamed answer (remote_http_stream) ---- */
+
+struct stream {
+	struct exchange x;
+	const struct remote_http_stream_cb *cb;
+	long silence_ms;
+	int64_t last_byte_ms;   /* CLOCK_MONOTONIC */
+	bool started;           /* on_start was called */
+	bool caller_stopped;    /* on_data asked to stop */
+	bool silenced;          /* silence_ms passed without a byte */
+	bool abandoned;         /* the remote is stopping */
+};
+
+/* The real clock, not clock.c's: a test clock must not stop a network
+ * exchange's silence guard. */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t stream_header(char *data, size_t size, size_t nitems, void *userp)
+{
+	struct stream *st = userp;
+	size_t len = size * nitems;
+
+	st->last_byte_ms = mono_ms();
+	http_header_parser_line(&st->x.hdr, data, len, time(NULL));
+	return len;
+}
+
+static bool stream_status_ok(const struct stream *st)
+{
+	return st->x.hdr.ans.status >= 200 && st->x.hdr.ans.status < 300;
+}
+
+static void stream_start(struct stream *st)
+{
+	if (st->started)
+		return;
+	st->started = true;
+	if (st->cb->on_start)
+		st->cb->on_start(st->cb->ctx, st->x.hdr.ans.status,
+				 st->x.hdr.ans.content_type);
+}
+
+static size_t stream_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct stream *st = userp;
+	size_t len = size * nmemb;
+
+	st->last_byte_ms = mono_ms();
+	if (!stream_status_ok(st)) {
+		/* An error answer: only its start is kept, for the reason. */
+		buffer_append(&st->x.body, data, len);
+		return len;
+	}
+	stream_start(st);
+	if (st->cb->on_data && st->cb->on_data(st->cb->ctx, data, len)) {
+		st->caller_stopped = true;
+		return 0;
+	}
+	return len;
+}
+
+/* Called by libcurl about once a second even when nothing arrives: the
+ * silence guard ("any byte is liveness", which CURLOPT_LOW_SPEED_* with
+ * its averaged speed is not) and a stop of the remote. */
+static int stream_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+			   curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct stream *st = clientp;
+
+	if (atomic_load(&st->x.hr->stopping)) {
+		st->abandoned = true;
+		return 1;
+	}
+	if (st->silence_ms > 0 && mono_ms() - st->last_byte_ms >= st->silence_ms) {
+		st->silenced = true;
+		return 1;
+	}
+	return 0;
+}
+
+int remote_http_stream(struct remote *r, const char *url, const char *json_body,
+		       long silence_s, long total_s,
+		       const struct remote_http_stream_cb *cb,
+		       struct remote_result *res)
+{
+	struct http_remote *hr = r->impl;
+	struct stream st;
+	char *abs = NULL;
+	int ret = -1;
+
+	memset(&st, 0, sizeof(st));
+	if (!exchange_begin(&st.x, hr, res, CONTENT_JSON_MAX))
+		return -1;
+	st.cb = cb;
+	st.silence_ms = silence_s > 0 ? silence_s * 1000 : 0;
+	abs = absolute_url(hr, url);
+	st.x.headers = curl_slist_append(NULL, "Expect:");
+	if (st.x.headers)
+		st.x.headers = curl_slist_append(st.x.headers,
+						 "Content-Type: application/json");
+	if (st.x.headers)
+		st.x.headers = curl_slist_append(st.x.headers,
+						 "Accept: text/event-stream, application/json");
+	if (!abs || !st.x.headers) {
+		set_reason(res, "out of memory");
+		res->not_received = true;
+		res->retryable = true;
+		goto out;
+	}
+	CURLcode rc = exchange_setup(&st.x, abs, same_origin(abs, hr->base_url));
+	/* A redirected POST is sent again (307, 308) or turned into a GET:
+	 * neither is what a request that bills on arrival may do. */
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_FOLLOWLOCATION, 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_HEADERFUNCTION, stream_header);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_HEADERDATA, &st);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_WRITEFUNCTION, stream_body);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_WRITEDATA, &st);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_XFERINFOFUNCTION, stream_progress);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_XFERINFODATA, &st);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_NOPROGRESS, 0L);
+	/* Minutes of one reply: keep a NAT or proxy from forgetting it. */
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				      (curl_off_t)strlen(json_body));
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_COPYPOSTFIELDS, json_body);
+	if (rc == CURLE_OK && total_s > 0)
+		rc = curl_easy_setopt(st.x.curl, CURLOPT_TIMEOUT, total_s);
+	if (rc != CURLE_OK) {
+		set_reason(res, "cannot prepare request: %s", curl_easy_strerror(rc));
+		res->not_received = true;
+		goto out;
+	}
+
+	log_request("POST", abs);
+	st.last_byte_ms = mono_ms();
+	st.x.rc = curl_easy_perform(st.x.curl);
+	fill_status(&st.x, res);
+	if (st.x.rc == CURLE_WRITE_ERROR && st.caller_stopped)
+		st.x.rc = CURLE_OK;
+	if (st.x.rc != CURLE_OK) {
+		if (st.silenced) {
+			set_reason(res, "no data for %ld s", silence_s);
+			res->retryable = true;
+		} else if (st.abandoned) {
+			set_reason(res, "veofs is stopping");
+			res->retryable = true;
+		} else {
+			transport_reason(&st.x, abs, total_s * 1000L, 0, res);
+		}
+		/* Cut by us: received unless it never got as far as a
+		 * connection. */
+		if (st.silenced || st.abandoned)
+			res->not_received = !exchange_connected(&st.x);
+		else
+			res->not_received = res->http_status == 0 &&
+					    create_not_received(&st.x);
+		goto out;
+	}
+	if (stream_status_ok(&st)) {
+		stream_start(&st);
+		ret = 0;
+		goto out;
+	}
+	http_error_reason(&st.x, st.x.body.data, st.x.body.len, NULL, res);
+	res->retryable = status_retryable(st.x.hdr.ans.status);
+	take_body(&st.x, res);
+out:
+	exchange_end(&st.x);
+	free(abs);
+	result_tidy(hr, res);
+	return ret;
+}
+
 int remote_http_fetch(struct remote *r, const char *url, int64_t offset,
 		      int64_t length, long timeout_ms,
 		      const struct remote_sink *sink, struct remote_result *res)

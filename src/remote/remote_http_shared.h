@@ -19,6 +19,35 @@ const char *remote_http_base_url(const struct remote *r);
 int remote_http_json(struct remote *r, const char *method, const char *url,
 		     const char *body, struct remote_result *res);
 
+/* What remote_http_stream hands its caller while an answer streams in. */
+struct remote_http_stream_cb {
+	void *ctx;
+	/* Once, before the first body byte of a 2xx answer (or at its end
+	 * when it had none): the status and Content-Type ("" when none). */
+	void (*on_start)(void *ctx, int status, const char *content_type);
+	/* Body bytes of a 2xx answer as they arrive, never buffered here.
+	 * Non-zero stops reading: the caller has what it needs (a last
+	 * event, an error); the call then returns as for a whole answer. */
+	int (*on_data)(void *ctx, const char *data, size_t len);
+};
+
+/* POST json_body to url (absolute, or a path under base_url) and stream
+ * the answer into cb: for a reply held open for minutes (the chat route).
+ * Every byte is liveness: silence_s seconds without one cut the exchange
+ * ("no data for N s"); total_s bounds it all (api.timeout does not apply).
+ * A redirect is not followed (it could send the POST again) and a stop of
+ * the remote cuts the exchange at once ("veofs is stopping").
+ *
+ * 0 when a 2xx answer was read to its end or on_data stopped it. -1
+ * otherwise: res->http_status 0 when no response header arrived at all,
+ * else the status; for a non-2xx answer the reason "HTTP N: message" and
+ * its body (bounded) in res->body; not_received as for a create; the
+ * result redacted. */
+int remote_http_stream(struct remote *r, const char *url, const char *json_body,
+		       long silence_s, long total_s,
+		       const struct remote_http_stream_cb *cb,
+		       struct remote_result *res);
+
 /* Download url (absolute, or a path under base_url) into sink, as the
  * content op does. */
 int remote_http_fetch(struct remote *r, const char *url, int64_t offset,

@@ -23,6 +23,25 @@ struct remote *remote_openrouter_new(const struct remote_http_options *o,
 /* veo-3.1 -> google/veo-3.1, ...; a name with a '/' is sent as written. */
 const char *remote_openrouter_model(const char *model, char *buf, size_t len);
 
+/* The OpenAI Chat Completions route of routers (flow2api, sora2api, APIYI,
+ * laozhang...), api.protocol = chat (remote_chat.c): one streamed POST
+ * {base}/chat/completions holds the whole generation, its progress and
+ * link in free text. Billed even when the generation fails, and never
+ * resumable: a create past the answer's headers is never sent again. */
+struct remote_chat_options {
+	int silence_limit_s; /* cut a reply silent this long; 0: 120 */
+	int total_limit_s;   /* cut a reply still going after this; 0: 900 */
+};
+struct remote *remote_chat_new(const struct remote_http_options *o,
+			       const struct remote_chat_options *co,
+			       char *err, size_t errlen);
+/* The model sent: as written ("veo-3.1-landscape-fast"), veo-3.1 when
+ * none. The route has no size field: the routers name orientation (and
+ * speed) in the model, so a portrait size with a name that says nothing
+ * of orientation is still sent as written, and the router's default
+ * orientation applies. */
+const char *remote_chat_model(const char *model, const char *size);
+
 /* Helpers (remote_protocols.c). Callers free what they get. */
 char *remote_base64(const unsigned char *p, size_t n);
 /* Standard or URL-safe, padding and whitespace ignored; NULL if not base64. */

@@ -16,7 +16,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(prompt video_object config cli mp4_check http_headers task_record)
+[ ${#targets[@]} -gt 0 ] || targets=(prompt video_object config cli mp4_check http_headers task_record chat_sse chat_scrape)
 build=${FUZZ_BUILD:-$src/build-fuzz}
 jobs=${FUZZ_JOBS:-2}
 
