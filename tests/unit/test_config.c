@@ -1126,7 +1126,7 @@ Test(config, example_documents_the_defaults)
 			break;
 		line = nl + 1;
 	}
-	cr_assert_eq(keys, 23, "the example should show all 23 keys, shows %zu", keys);
+	cr_assert_eq(keys, 26, "the example should show all 26 keys, shows %zu", keys);
 	write_file("example.conf", text, 0600);
 	snprintf(path, sizeof(path), "%s/example.conf", tmpdir);
 	cr_assert_eq(LOAD(&c, .config_file = path), 0, "%s", err);
@@ -1145,6 +1145,9 @@ Test(config, example_documents_the_defaults)
 	cr_assert_eq(c.poll_max_interval, d.poll_max_interval);
 	cr_assert_str_eq(c.state_dir, d.state_dir);
 	cr_assert_eq(c.sim_duration, d.sim_duration);
+	cr_assert_str_eq(c.sim_chat_style, d.sim_chat_style);
+	cr_assert_eq(c.chat_silence_limit, d.chat_silence_limit);
+	cr_assert_eq(c.chat_total_limit, d.chat_total_limit);
 	cr_assert_eq(c.log_level, d.log_level);
 	cr_assert_null(c.on_complete);
 	cr_assert_null(c.on_failed);

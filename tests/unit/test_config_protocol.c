@@ -152,3 +152,35 @@ Test(config_protocol, protocol_in_either_section_of_a_file)
 	cr_assert_str_eq(c.sim_protocol, "gemini");
 	config_free(&c);
 }
+
+/* The chat route's reply is one request for the whole generation: its
+ * own bounds, checked like every other number, and the simulator's
+ * router style beside it. */
+Test(config_protocol, chat_takes_its_limits_and_the_sims_style)
+{
+	struct config c;
+	struct config_option o[] = { { "protocol", "chat" }, { "silence_limit", "30" },
+				     { "chat.total_limit", "600" }, { "chat_style", "tasklink" } };
+
+	cr_assert_eq(load(&c, NULL, NULL, 0), 0, "%s", err);
+	cr_assert_eq(c.chat_silence_limit, 120);
+	cr_assert_eq(c.chat_total_limit, 900);
+	cr_assert_str_eq(c.sim_chat_style, "flow2api");
+	config_free(&c);
+	cr_assert_eq(load(&c, NULL, o, 4), 0, "%s", err);
+	cr_assert_str_eq(c.protocol, "chat");
+	cr_assert_str_eq(c.sim_protocol, "chat");
+	cr_assert_eq(c.chat_silence_limit, 30);
+	cr_assert_eq(c.chat_total_limit, 600);
+	cr_assert_str_eq(c.sim_chat_style, "tasklink");
+	config_free(&c);
+
+	struct config_option bad[] = { { "silence_limit", "0" } };
+	cr_assert_eq(load(&c, NULL, bad, 1), -1);
+	cr_assert(strstr(err, "chat.silence_limit"), "%s", err);
+	config_free(&c);
+	struct config_option style[] = { { "sim.chat_style", "openai" } };
+	cr_assert_eq(load(&c, NULL, style, 1), -1);
+	cr_assert(strstr(err, "flow2api"), "%s", err);
+	config_free(&c);
+}
