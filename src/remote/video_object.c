@@ -353,6 +353,39 @@ static long long read_time(json_t *v)
 	return (long long)d;
 }
 
+/* An error message keeps its line breaks: its first line is the status,
+ * all of them the error file (a chat reply cut short says what cut it on
+ * a second line). Each line is cleaned as any text is; blank ones go. */
+static char *error_lines(json_t *v)
+{
+	char buf[API_TEXT_MAX + 1], line[API_TEXT_MAX + 1];
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+	size_t o = 0;
+
+	if (!s)
+		return NULL;
+	while (*s && o < API_TEXT_MAX) {
+		size_t n = strcspn(s, "\n");
+		size_t take = n < API_TEXT_MAX ? n : API_TEXT_MAX;
+		char raw[API_TEXT_MAX + 1];
+
+		memcpy(raw, s, take);
+		raw[take] = '\0';
+		size_t len = sanitize_into(line, sizeof(line), raw);
+		if (len && o + (o ? 1 : 0) + len <= API_TEXT_MAX) {
+			if (o)
+				buf[o++] = '\n';
+			memcpy(buf + o, line, len);
+			o += len;
+		}
+		s += n;
+		if (*s == '\n')
+			s++;
+	}
+	buf[o] = '\0';
+	return o ? strdup(buf) : NULL;
+}
+
 static char *read_error(json_t *obj, bool failed)
 {
 	static const char *const fallbacks[] = {
@@ -362,11 +395,11 @@ static char *read_error(json_t *obj, bool failed)
 	char *text = NULL;
 
 	if (json_is_object(e)) {
-		text = text_of(json_object_get(e, "message"));
+		text = error_lines(json_object_get(e, "message"));
 		if (!text)
 			text = code_of(json_object_get(e, "code"));
 	} else if (json_is_string(e)) {
-		text = text_of(e);
+		text = error_lines(e);
 	}
 	/* A top-level "message" is often "success": only a failed job's
 	 * message is taken as its reason. */

@@ -40,7 +40,7 @@ struct video_object {
 	char *video_url;   /* a link to the finished video, where the object
 			      names one (see video_link in video_object.c) */
 	int progress;      /* 0..100, -1 when absent */
-	char *error;       /* failure reason text, NULL when none given */
+	char *error;       /* failure reason text, line breaks kept; NULL when none given */
 	char *model;
 	long long created_at; /* "created_at", else "created"; 0 when absent */
 };

@@ -24,8 +24,11 @@ STYLES = ("flow2api", "sora2api", "markdown", "tasklink", "json")
 class ChatSim(harness.Sim):
     """harness.Sim speaking the chat protocol in one router's style."""
 
-    def __init__(self, logdir, style, silence=None, **kw):
+    def __init__(self, logdir, style, silence=None, tag=None, **kw):
         super().__init__(logdir, **kw)
+        # A log of its own: the address is read from the first line of it.
+        if tag:
+            self.logpath = os.path.join(logdir, "veofs-sim-%s.log" % tag)
         self.args += ["--protocol", "chat", "--chat-style", style]
         if silence is not None:
             self.args += ["--chat-silence", str(silence)]
@@ -45,8 +48,8 @@ class ChatTest(harness.VeofsTestCase):
         super().setUp()
         self.env["VEOFS_API_KEY"] = KEY
 
-    def chat_sim(self, style="flow2api", faults=(), duration=None, **kw):
-        sim = ChatSim(self._logdir, style, faults=faults,
+    def chat_sim(self, style="flow2api", faults=(), duration=None, tag=None, **kw):
+        sim = ChatSim(self._logdir, style, faults=faults, tag=tag,
                       duration=self.sim_duration if duration is None else duration, **kw)
         self.addCleanup(sim.stop)
         return sim.start()
@@ -79,7 +82,7 @@ class ChatTest(harness.VeofsTestCase):
     def test_each_style_to_the_providers_bytes(self):
         for style in STYLES:
             with self.subTest(style=style):
-                sim = self.chat_sim(style)
+                sim = self.chat_sim(style, tag=style)
                 m = self.chat_mount(sim, name=style)
                 self.submit(m, "cat", "---\nmodel: veo-3.1-landscape-fast\n---\n"
                             "a cat at the piano")
@@ -98,12 +101,11 @@ class ChatTest(harness.VeofsTestCase):
                     self.assertRegex(line, harness.EVENT_LINE)
                 self.assertRegex(self.status(m, "cat"), harness.STATUS_LINE)
                 m.unmount()
-                sim.stop()
 
     def test_progress_is_read_from_the_text_and_said_to_be_estimated(self):
         for style in ("flow2api", "sora2api", "markdown"):
             with self.subTest(style=style):
-                sim = self.chat_sim(style, duration=8)
+                sim = self.chat_sim(style, duration=8, tag=style)
                 m = self.chat_mount(sim, name=style)
                 self.submit(m, "cat", "a cat")
                 seen = []
@@ -123,12 +125,11 @@ class ChatTest(harness.VeofsTestCase):
                 # The reply's words are the only diagnostic: all in events.
                 self.assertRegex(events, r"(?m)^\S+ in_progress \d+ .*\d+\s*%|\.\.")
                 m.unmount()
-                sim.stop()
 
     def test_a_drop_after_the_headers_is_never_sent_again(self):
         for fault in ("drop-after-headers", "drop-mid-progress", "drop-before-link"):
             with self.subTest(fault=fault):
-                sim = self.chat_sim(faults=["create=%sx1" % fault])
+                sim = self.chat_sim(faults=["create=%sx1" % fault], tag=fault)
                 m = self.chat_mount(sim, name=fault)
                 self.submit(m, "cut", "a cat")
                 status, error = self.wait_failed(m, "cut")
@@ -138,7 +139,6 @@ class ChatTest(harness.VeofsTestCase):
                 stats = self.assert_sent_once(sim)
                 self.assertEqual(stats["creates"], 1, stats)
                 m.unmount()
-                sim.stop()
 
     def test_a_drop_before_the_headers_is_sent_again(self):
         sim = self.chat_sim(faults=["create=reset-before-bodyx1"])
@@ -161,7 +161,7 @@ class ChatTest(harness.VeofsTestCase):
     def test_a_failed_generation_says_the_routers_words(self):
         for style in ("flow2api", "sora2api", "markdown"):
             with self.subTest(style=style):
-                sim = self.chat_sim(style, faults=["create=fail-error-objectx1"])
+                sim = self.chat_sim(style, faults=["create=fail-error-objectx1"], tag=style)
                 m = self.chat_mount(sim, name=style)
                 self.submit(m, "bad", "a cat")
                 status, error = self.wait_failed(m, "bad")
@@ -169,7 +169,6 @@ class ChatTest(harness.VeofsTestCase):
                 self.assertTrue(error.strip())
                 self.assert_sent_once(sim)
                 m.unmount()
-                sim.stop()
 
     def test_an_http_error_is_not_sent_again_until_the_user_retries(self):
         sim = self.chat_sim(faults=["create=500x1"])
