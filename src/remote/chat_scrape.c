@@ -559,6 +559,11 @@ static const char *const poll_labels[] = {
 	"\xe6\x9f\xa5\xe8\xaf\xa2\xe5\x9c\xb0\xe5\x9d\x80", /* 查询地址 */
 	"\xe8\xbd\xae\xe8\xaf\xa2\xe5\x9c\xb0\xe5\x9d\x80", /* 轮询地址 */
 	"\xe8\xbd\xae\xe8\xaf\xa2\xe9\x93\xbe\xe6\x8e\xa5", /* 轮询链接 */
+	/* The async task-link style's markdown: "[数据预览](.../web/ID) |
+	 * [原始数据](.../source/ID)", the second the task as JSON (the
+	 * veo3-pro transcript cited in src/sim/sim_chat.c). */
+	"\xe5\x8e\x9f\xe5\xa7\x8b\xe6\x95\xb0\xe6\x8d\xae", /* 原始数据 */
+	"raw data",
 	NULL,
 };
 static const char *const id_labels[] = {
@@ -584,7 +589,7 @@ static const char *skip_label_separators(const char *p, const char *end, bool *s
 {
 	*sep = false;
 	for (int budget = 16; p < end && budget > 0; budget--) {
-		if (*p && strchr(" \t\"'*`<(", *p)) {
+		if (*p && strchr(" \t\"'*`<(]", *p)) {
 			p++;
 		} else if (!*sep && (*p == ':' || *p == '=')) {
 			*sep = true;
@@ -617,7 +622,7 @@ static bool pollable(struct span s, const char *video)
 static bool path_names_task(struct span s)
 {
 	static const char *const parts[] = {
-		"/task/", "/tasks/", "/query", "/status", "/result", NULL,
+		"/task/", "/tasks/", "/query", "/status", "/result", "/source/", NULL,
 	};
 	size_t scheme = starts_nocase(s.s, s.n, "https://") ? 8 : 7;
 	const char *path = memchr(s.s + scheme, '/', s.n - scheme);

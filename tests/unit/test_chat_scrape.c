@@ -259,6 +259,12 @@ Test(chat_scrape, poll_urls)
 	task_is("https://r.example/query?task_id=abc123", NULL,
 		"https://r.example/query?task_id=abc123");
 	task_is("task_id: https://r.example/tasks/9", NULL, "https://r.example/tasks/9");
+	/* the task-link style: its raw-data link is the task as JSON, its
+	 * preview link a web page */
+	task_is("> 任务ID: `task_01k8` \n> [数据预览](https://a.example/web/task_01k8) | "
+		"[原始数据](https://a.example/source/task_01k8)\n", "task_01k8",
+		"https://a.example/source/task_01k8");
+	task_is("[raw data](https://a.example/s/9)", NULL, "https://a.example/s/9");
 }
 
 Test(chat_scrape, long_poll_url_refused)
