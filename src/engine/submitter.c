@@ -74,7 +74,9 @@ static void watch_progress(void *ctx, int percent)
 		t->progress = percent;
 	t->progress_seen = true;
 	t->progress_estimated = true;
-	task_set_str(&t->note, NULL);
+	/* The reply moving clears an older trouble note, not a cancel's. */
+	if (!t->cancel_requested)
+		task_set_str(&t->note, NULL);
 	c.save = true;
 	c.events = 1;
 	c.files = (1u << TF_STATUS) | (1u << TF_PROGRESS) | (1u << TF_DIR);
