@@ -49,9 +49,7 @@
 	"submission outcome unknown (stream dropped; this route bills even failed generations)"
 
 struct chat_remote {
-	struct remote base;
-	struct remote *http;
-	char *key;
+	struct remote_over_http h;
 	long silence_s, total_s;
 };
 
@@ -130,7 +128,7 @@ const char *remote_chat_model(const char *model, const char *size)
 static bool holds_secret(const struct reply *rp, const char *s)
 {
 	size_t n;
-	char *clean = redact_text(s, strlen(s), rp->c->key, &n);
+	char *clean = redact_text(s, strlen(s), rp->c->h.key, &n);
 	bool same = clean && n == strlen(s) && !memcmp(clean, s, n);
 
 	free(clean);
@@ -201,7 +199,7 @@ static void end_line(struct reply *rp)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
 				*p = ' ';
 		size_t cn;
-		char *clean = redact_text(shown, k, rp->c->key, &cn);
+		char *clean = redact_text(shown, k, rp->c->h.key, &cn);
 		if (clean) {
 			snprintf(rp->last_line, sizeof(rp->last_line), "%s", clean);
 			if (rp->watch && rp->watch->on_text)
@@ -565,7 +563,7 @@ static int chat_create(struct remote *r, const struct remote_create *req,
 	rp.progress = -1;
 	chat_sse_init(&rp.sse, CHAT_SSE_EVENT_MAX, on_event, &rp);
 	struct remote_http_stream_cb cb = { &rp, on_start, on_data };
-	rc = remote_http_stream(c->http, "chat/completions", body, c->silence_s,
+	rc = remote_http_stream(c->h.http, "chat/completions", body, c->silence_s,
 				c->total_s, &cb, res);
 	free(body);
 
@@ -635,12 +633,12 @@ out_reply:
 	reply_free(&rp);
 	free(id);
 	free(link);
-	remote_result_redact(res, c->key);
+	remote_result_redact(res, c->h.key);
 	return 0;
 out:
 	reply_free(&rp);
 out_redact:
-	remote_result_redact(res, c->key);
+	remote_result_redact(res, c->h.key);
 	return -1;
 }
 
@@ -697,7 +695,7 @@ static int chat_get(struct remote *r, const char *id, struct remote_result *res)
 	}
 	/* An absolute URL: remote_http_json sends the key only when it is
 	 * base_url's origin. */
-	ret = remote_http_json(c->http, "GET", id, NULL, res);
+	ret = remote_http_json(c->h.http, "GET", id, NULL, res);
 	if (ret < 0 && res->http_status == 404) {
 		set_reason(res, "task not found on the provider");
 		res->retryable = false;
@@ -714,7 +712,7 @@ static int chat_get(struct remote *r, const char *id, struct remote_result *res)
 			synthesize(res, id, NULL);
 		}
 	}
-	remote_result_redact(res, c->key);
+	remote_result_redact(res, c->h.key);
 	return ret;
 }
 
@@ -735,9 +733,9 @@ static int chat_content_link(struct remote *r, const char *url, int64_t offset,
 			     const struct remote_sink *sink, struct remote_result *res)
 {
 	struct chat_remote *c = r->impl;
-	int ret = remote_http_fetch(c->http, url, offset, length, timeout_ms, sink, res);
+	int ret = remote_http_fetch(c->h.http, url, offset, length, timeout_ms, sink, res);
 
-	remote_result_redact(res, c->key);
+	remote_result_redact(res, c->h.key);
 	return ret;
 }
 
@@ -755,23 +753,16 @@ static int chat_remove(struct remote *r, const char *id, struct remote_result *r
 
 static void chat_stop(struct remote *r)
 {
-	struct chat_remote *c = r->impl;
-
 	/* Unlike a create elsewhere, a stream in flight is cut at once: it
 	 * may run for many minutes, and what it said so far is answered. */
-	if (c->http->ops->stop)
-		c->http->ops->stop(c->http);
+	remote_over_http_stop(r);
 }
 
 static void chat_destroy(struct remote *r)
 {
 	struct chat_remote *c = r->impl;
 
-	remote_destroy(c->http);
-	if (c->key) {
-		explicit_bzero(c->key, strlen(c->key));
-		free(c->key);
-	}
+	remote_over_http_fini(&c->h);
 	free(c);
 }
 
@@ -789,29 +780,18 @@ struct remote *remote_chat_new(const struct remote_http_options *o,
 			       const struct remote_chat_options *co,
 			       char *err, size_t errlen)
 {
-	struct remote_http_options ho = *o;
 	struct chat_remote *c = calloc(1, sizeof(*c));
 
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	ho.key_header = NULL;
-	c->http = remote_http_new(&ho, err, errlen);
-	if (!c->http) {
+	if (remote_over_http_init(&c->h, &chat_ops, c, o, NULL, err, errlen) < 0) {
 		free(c);
-		return NULL;
-	}
-	if (o->api_key && *o->api_key && !(c->key = strdup(o->api_key))) {
-		remote_destroy(c->http);
-		free(c);
-		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->silence_s = co && co->silence_limit_s > 0 ? co->silence_limit_s :
 		       SILENCE_DEFAULT_S;
 	c->total_s = co && co->total_limit_s > 0 ? co->total_limit_s : TOTAL_DEFAULT_S;
-	c->base.ops = &chat_ops;
-	c->base.impl = c;
-	return &c->base;
+	return &c->h.base;
 }

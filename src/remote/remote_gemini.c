@@ -58,9 +58,7 @@
 #include <sys/stat.h>
 
 struct gemini {
-	struct remote base;
-	struct remote *http;
-	char *key;
+	struct remote_over_http h;
 };
 
 static void set_reason(struct remote_result *res, const char *why)
@@ -274,7 +272,7 @@ static int gemini_create(struct remote *r, const struct remote_create *req,
 		url = NULL;
 		goto oom;
 	}
-	ret = remote_http_json(g->http, "POST", url, text, res);
+	ret = remote_http_json(g->h.http, "POST", url, text, res);
 	if (ret == 0 && translate_result(res, model, true) < 0) {
 		/* Sent and answered, but no operation name: the engine
 		 * must call it "outcome unknown", never resend. Leave the
@@ -293,7 +291,7 @@ out:
 	free(text);
 	free(url);
 	free(esc);
-	remote_result_redact(res, g->key);
+	remote_result_redact(res, g->h.key);
 	return ret;
 }
 
@@ -308,7 +306,7 @@ static int fetch_op(struct gemini *g, const char *id, struct remote_result *res)
 		res->retryable = true;
 		return -1;
 	}
-	ret = remote_http_json(g->http, "GET", url, NULL, res);
+	ret = remote_http_json(g->h.http, "GET", url, NULL, res);
 	free(url);
 	if (ret < 0 && res->http_status == 404) {
 		set_reason(res, "task not found on the provider");
@@ -327,7 +325,7 @@ static int gemini_get(struct remote *r, const char *id, struct remote_result *re
 		res->retryable = true;
 		ret = -1;
 	}
-	remote_result_redact(res, g->key);
+	remote_result_redact(res, g->h.key);
 	return ret;
 }
 
@@ -408,7 +406,7 @@ static int gemini_content(struct remote *r, const char *id, const char *variant,
 			res->retryable = true;
 			goto out;
 		}
-		ret = remote_http_fetch(g->http, copy, offset, length, timeout_ms,
+		ret = remote_http_fetch(g->h.http, copy, offset, length, timeout_ms,
 					sink, res);
 		free(copy);
 	} else {
@@ -417,7 +415,7 @@ static int gemini_content(struct remote *r, const char *id, const char *variant,
 	}
 out:
 	json_decref(op);
-	remote_result_redact(res, g->key);
+	remote_result_redact(res, g->h.key);
 	return ret;
 }
 
@@ -433,7 +431,7 @@ static int gemini_remove(struct remote *r, const char *id, struct remote_result 
 		res->retryable = true;
 		return -1;
 	}
-	ret = remote_http_json(g->http, "POST", url, "{}", res);
+	ret = remote_http_json(g->h.http, "POST", url, "{}", res);
 	free(url);
 	/* Gone, or cancel not offered for this operation: nothing more
 	 * can be done on the provider's side. */
@@ -444,27 +442,15 @@ static int gemini_remove(struct remote *r, const char *id, struct remote_result 
 		ret = 0;
 	}
 	res->not_received = false;
-	remote_result_redact(res, g->key);
+	remote_result_redact(res, g->h.key);
 	return ret;
-}
-
-static void gemini_stop(struct remote *r)
-{
-	struct gemini *g = r->impl;
-
-	if (g->http->ops->stop)
-		g->http->ops->stop(g->http);
 }
 
 static void gemini_destroy(struct remote *r)
 {
 	struct gemini *g = r->impl;
 
-	remote_destroy(g->http);
-	if (g->key) {
-		explicit_bzero(g->key, strlen(g->key));
-		free(g->key);
-	}
+	remote_over_http_fini(&g->h);
 	free(g);
 }
 
@@ -473,33 +459,23 @@ static const struct remote_ops gemini_ops = {
 	.get = gemini_get,
 	.content = gemini_content,
 	.remove = gemini_remove,
-	.stop = gemini_stop,
+	.stop = remote_over_http_stop,
 	.destroy = gemini_destroy,
 };
 
 struct remote *remote_gemini_new(const struct remote_http_options *o,
 				 char *err, size_t errlen)
 {
-	struct remote_http_options ho = *o;
 	struct gemini *g = calloc(1, sizeof(*g));
 
 	if (!g) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	ho.key_header = "x-goog-api-key";
-	g->http = remote_http_new(&ho, err, errlen);
-	if (!g->http) {
+	if (remote_over_http_init(&g->h, &gemini_ops, g, o, "x-goog-api-key", err,
+				  errlen) < 0) {
 		free(g);
 		return NULL;
 	}
-	if (o->api_key && *o->api_key && !(g->key = strdup(o->api_key))) {
-		remote_destroy(g->http);
-		free(g);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	g->base.ops = &gemini_ops;
-	g->base.impl = g;
-	return &g->base;
+	return &g->h.base;
 }

@@ -43,9 +43,7 @@
 #include <string.h>
 
 struct openrouter {
-	struct remote base;
-	struct remote *http;
-	char *key;
+	struct remote_over_http h;
 };
 
 static void set_reason(struct remote_result *res, const char *why)
@@ -149,7 +147,7 @@ static int or_create(struct remote *r, const struct remote_create *req,
 	text = json_dumps(body, JSON_COMPACT);
 	if (!text)
 		goto oom;
-	ret = remote_http_json(o->http, "POST", "videos", text, res);
+	ret = remote_http_json(o->h.http, "POST", "videos", text, res);
 	goto out;
 oom:
 	set_reason(res, "out of memory");
@@ -159,7 +157,7 @@ out:
 	json_decref(body);
 	free(text);
 	free(image);
-	remote_result_redact(res, o->key);
+	remote_result_redact(res, o->h.key);
 	return ret;
 }
 
@@ -175,7 +173,7 @@ static int or_get(struct remote *r, const char *id, struct remote_result *res)
 		res->retryable = true;
 		return -1;
 	}
-	ret = remote_http_json(o->http, "GET", url, NULL, res);
+	ret = remote_http_json(o->h.http, "GET", url, NULL, res);
 	free(url);
 	if (ret == 0 && res->body_len == 0) {
 		set_reason(res, "HTTP 200 without a video object");
@@ -186,7 +184,7 @@ static int or_get(struct remote *r, const char *id, struct remote_result *res)
 		set_reason(res, "task not found on the provider");
 		res->retryable = false;
 	}
-	remote_result_redact(res, o->key);
+	remote_result_redact(res, o->h.key);
 	return ret;
 }
 
@@ -211,9 +209,9 @@ static int or_content(struct remote *r, const char *id, const char *variant,
 		res->retryable = true;
 		return -1;
 	}
-	ret = remote_http_fetch(o->http, url, offset, length, timeout_ms, sink, res);
+	ret = remote_http_fetch(o->h.http, url, offset, length, timeout_ms, sink, res);
 	free(url);
-	remote_result_redact(res, o->key);
+	remote_result_redact(res, o->h.key);
 	return ret;
 }
 
@@ -224,23 +222,11 @@ static int or_remove(struct remote *r, const char *id, struct remote_result *res
 	return 0;
 }
 
-static void or_stop(struct remote *r)
-{
-	struct openrouter *o = r->impl;
-
-	if (o->http->ops->stop)
-		o->http->ops->stop(o->http);
-}
-
 static void or_destroy(struct remote *r)
 {
 	struct openrouter *o = r->impl;
 
-	remote_destroy(o->http);
-	if (o->key) {
-		explicit_bzero(o->key, strlen(o->key));
-		free(o->key);
-	}
+	remote_over_http_fini(&o->h);
 	free(o);
 }
 
@@ -249,33 +235,22 @@ static const struct remote_ops openrouter_ops = {
 	.get = or_get,
 	.content = or_content,
 	.remove = or_remove,
-	.stop = or_stop,
+	.stop = remote_over_http_stop,
 	.destroy = or_destroy,
 };
 
 struct remote *remote_openrouter_new(const struct remote_http_options *opt,
 				     char *err, size_t errlen)
 {
-	struct remote_http_options ho = *opt;
 	struct openrouter *o = calloc(1, sizeof(*o));
 
 	if (!o) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	ho.key_header = NULL;
-	o->http = remote_http_new(&ho, err, errlen);
-	if (!o->http) {
+	if (remote_over_http_init(&o->h, &openrouter_ops, o, opt, NULL, err, errlen) < 0) {
 		free(o);
 		return NULL;
 	}
-	if (opt->api_key && *opt->api_key && !(o->key = strdup(opt->api_key))) {
-		remote_destroy(o->http);
-		free(o);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	o->base.ops = &openrouter_ops;
-	o->base.impl = o;
-	return &o->base;
+	return &o->h.base;
 }

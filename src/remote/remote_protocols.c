@@ -1,5 +1,6 @@
-/* What the non-OpenAI protocols share beyond HTTP: base64 for images and
- * inline videos, reading a prompt's image file. */
+/* What the non-OpenAI protocols share beyond HTTP: how each wraps the
+ * HTTP remote, base64 for images and inline videos, reading a prompt's
+ * image file. */
 #include "remote_protocols.h"
 
 #include <errno.h>
@@ -11,6 +12,45 @@
 #include <sys/stat.h>
 
 #define IMAGE_MAX (20u << 20) /* inline request data is limited to 20 MB */
+
+int remote_over_http_init(struct remote_over_http *p, const struct remote_ops *ops,
+			  void *impl, const struct remote_http_options *o,
+			  const char *key_header, char *err, size_t errlen)
+{
+	struct remote_http_options ho = *o;
+
+	ho.key_header = key_header;
+	p->http = remote_http_new(&ho, err, errlen);
+	if (!p->http)
+		return -1;
+	if (o->api_key && *o->api_key && !(p->key = strdup(o->api_key))) {
+		remote_destroy(p->http);
+		p->http = NULL;
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	p->base.ops = ops;
+	p->base.impl = impl;
+	return 0;
+}
+
+void remote_over_http_stop(struct remote *r)
+{
+	/* Every protocol's impl begins with its remote_over_http. */
+	struct remote_over_http *p = r->impl;
+
+	if (p->http->ops->stop)
+		p->http->ops->stop(p->http);
+}
+
+void remote_over_http_fini(struct remote_over_http *p)
+{
+	remote_destroy(p->http);
+	if (p->key) {
+		explicit_bzero(p->key, strlen(p->key));
+		free(p->key);
+	}
+}
 
 char *remote_base64(const unsigned char *p, size_t n)
 {

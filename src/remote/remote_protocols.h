@@ -42,6 +42,24 @@ struct remote *remote_chat_new(const struct remote_http_options *o,
  * orientation applies. */
 const char *remote_chat_model(const char *model, const char *size);
 
+/* What each protocol on remote_http.c's plumbing is made of: the HTTP
+ * remote it sends through and its own copy of the key, to redact what
+ * comes back. A protocol's struct begins with one (remote_protocols.c). */
+struct remote_over_http {
+	struct remote base;
+	struct remote *http;
+	char *key;
+};
+/* Make p (zeroed, the first member of impl) a remote with ops whose key
+ * goes in key_header (NULL: Authorization: Bearer). -1 with err. */
+int remote_over_http_init(struct remote_over_http *p, const struct remote_ops *ops,
+			  void *impl, const struct remote_http_options *o,
+			  const char *key_header, char *err, size_t errlen);
+/* ops.stop for any of them: polls and downloads in flight give up. */
+void remote_over_http_stop(struct remote *r);
+/* Frees what init made (not p itself); the key is wiped first. */
+void remote_over_http_fini(struct remote_over_http *p);
+
 /* Helpers (remote_protocols.c). Callers free what they get. */
 char *remote_base64(const unsigned char *p, size_t n);
 /* Standard or URL-safe, padding and whitespace ignored; NULL if not base64. */
