@@ -60,6 +60,7 @@ struct task *task_new(const char *name)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&t->video_cv, &ca);
+	pthread_cond_init(&t->events_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	task_video_reset(t);
 	for (int i = 0; i < 2; i++) {
@@ -92,6 +93,7 @@ void task_unref(struct task *t)
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->save_mu);
 	pthread_cond_destroy(&t->video_cv);
+	pthread_cond_destroy(&t->events_cv);
 	while (t->old_names) {
 		struct task_old_name *n = t->old_names;
 		t->old_names = n->next;

@@ -109,6 +109,11 @@ struct task {
 	/* How much of events is on disk: all a reader is shown, so a line
 	 * seen before a crash is never a line lost by it. */
 	size_t events_durable;
+	/* Commits whose events lines are being written: a reader waits for
+	 * them (briefly, events_cv), so a line whose change the status
+	 * already shows is in events too when read after it. */
+	int events_writing;
+	pthread_cond_t events_cv;
 	long long changed;        /* epoch seconds of the last change (mtime) */
 
 	/* The task at the provider: reset as a whole by a retry. */

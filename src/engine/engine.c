@@ -251,8 +251,10 @@ int engine_commit(struct engine *e, struct task_change *c)
 	for (int i = 0; i < c->events && i < 2; i++)
 		lines[i] = xstrdup(task_event_append(t, c->event_text[i]));
 	size_t events_end = t->events_len;
-	if (c->events)
+	if (c->events) {
 		files |= 1u << TF_EVENTS;
+		t->events_writing++;
+	}
 	hook = !c->was_finished && task_finished(t);
 	pthread_mutex_unlock(&t->mu);
 
@@ -272,10 +274,14 @@ int engine_commit(struct engine *e, struct task_change *c)
 		free(lines[i]);
 	}
 	if (c->events) {
-		/* Readers see the lines once they are on disk. */
+		/* Readers see the lines once they are on disk; one waiting
+		 * for this write goes on, with them or (a failed write)
+		 * without. */
 		pthread_mutex_lock(&t->mu);
 		if (events_end > t->events_durable)
 			t->events_durable = events_end;
+		t->events_writing--;
+		pthread_cond_broadcast(&t->events_cv);
 		pthread_mutex_unlock(&t->mu);
 	}
 	if (c->log)

@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl_text.h"
 #include "engine.h"
 #include "inode.h"
@@ -24,6 +25,8 @@
 #include "video_reader.h"
 #include "xalloc.h"
 
+/* The longest a read of events waits for lines being written. */
+#define EVENTS_WRITE_WAIT_MS 2000
 #define TIMEOUT_CHANGING 1.0     /* invalidations make this a fallback */
 #define TIMEOUT_FIXED 3600.0
 /* Names in the task tree change only through the kernel (rmdir, mv) or
@@ -469,6 +472,12 @@ ssize_t tree_read(struct tree *tr, struct tree_file *f, char *buf, size_t size, 
 	case TF_EVENTS: {
 		size_t n = 0;
 		pthread_mutex_lock(&t->mu);
+		/* A change the status already shows has its line on the way
+		 * to disk: wait for that local write (never the network), a
+		 * bounded while, so events agree with the status read before. */
+		int64_t deadline = now_ms() + EVENTS_WRITE_WAIT_MS;
+		while (t->events_writing > 0 && now_ms() < deadline)
+			clock_cond_wait_until(&t->events_cv, &t->mu, deadline);
 		if ((size_t)off < t->events_durable) {
 			n = t->events_durable - (size_t)off;
 			if (n > size)
